@@ -1,0 +1,77 @@
+"""Settings from the environment, in one place.
+
+Every entry point (CLI, Airflow tasks, tests, dbt profiles) reads configuration through this
+module so that ``WAREHOUSE_DSN`` and ``LANDING_ROOT`` mean the same thing everywhere.
+Secrets (the PII hashing key, DSN passwords) only ever come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATABASE = "credit_dw"
+DEFAULT_PG_PORT = 54329
+
+
+def var_dir() -> Path:
+    """Git-ignored working folder for the local cluster, Airflow home, landing and reports."""
+    return Path(os.environ.get("CREDIT_DW_VAR", PROJECT_ROOT / "var"))
+
+
+def landing_root() -> Path:
+    """Where departments drop deliveries: ``<root>/<feed>/<YYYY-MM-DD>/`` with ``_DONE``."""
+    return Path(os.environ.get("LANDING_ROOT", var_dir() / "landing"))
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get("CREDIT_DW_REPORTS", var_dir() / "reports"))
+
+
+def external_dsn() -> str | None:
+    """The user's own server, if any; when set the project starts no cluster of its own."""
+    return os.environ.get("WAREHOUSE_DSN") or None
+
+
+def pii_hash_key() -> bytes:
+    """Key of the HMAC that pseudonymises personal ID numbers (Art. 8).
+
+    Read from ``CREDIT_DW_PII_KEY``; an Airflow deployment sets it from a connection or secret
+    backend. The demo Makefile generates one per checkout under ``var/`` so no key is in code.
+    """
+    key = os.environ.get("CREDIT_DW_PII_KEY")
+    if not key:
+        raise RuntimeError(
+            "CREDIT_DW_PII_KEY is not set: personal ID numbers cannot be pseudonymised. "
+            "Set it to a long random secret (e.g. `export CREDIT_DW_PII_KEY=$(openssl rand -hex 32)`); "
+            "`make` targets create one under var/pii.key."
+        )
+    return key.encode()
+
+
+@dataclass(frozen=True)
+class LocalCluster:
+    """Where the project-managed PostgreSQL cluster lives."""
+
+    data_dir: Path
+    socket_dir: Path
+    port: int
+
+    @classmethod
+    def from_env(cls) -> LocalCluster:
+        base = Path(os.environ.get("CREDIT_DW_PGDATA_ROOT", var_dir() / "pg"))
+        return cls(
+            data_dir=base / "data",
+            socket_dir=base / "run",
+            port=int(os.environ.get("CREDIT_DW_PG_PORT", DEFAULT_PG_PORT)),
+        )
+
+    def dsn(self, database: str = DEFAULT_DATABASE) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+
+def warehouse_dsn() -> str:
+    """DSN of the warehouse database: ``WAREHOUSE_DSN`` or the local cluster's."""
+    return external_dsn() or LocalCluster.from_env().dsn()
