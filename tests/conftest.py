@@ -1,0 +1,79 @@
+"""Shared fixtures: every test session gets freshly created databases on a real PostgreSQL.
+
+The server is the one ``WAREHOUSE_DSN`` names, or the project-managed cluster (started here if
+needed). Each session creates ``credit_dw_test_<random>`` (and its Airflow metadata sibling),
+bootstraps it with the real migrations and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from credit_dw import db
+
+
+def _server_dsn() -> str:
+    return db.ensure_server()
+
+
+def create_fresh_database(prefix: str = "credit_dw_test") -> str:
+    """Create an empty, bootstrapped warehouse database and return its DSN."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    dsn = make_conninfo(_server_dsn(), dbname=name)
+    db.ensure_database(dsn)
+    db.migrate(dsn)
+    return dsn
+
+
+def drop_database(dsn: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Secrets and folders the code expects, never the developer's own state under var/."""
+    os.environ.setdefault("CREDIT_DW_PII_KEY", "test-only-key-" + secrets.token_hex(8))
+    os.environ["CREDIT_DW_REPORTS"] = str(tmp_path_factory.mktemp("reports"))
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    yield
+
+
+@pytest.fixture(scope="session")
+def warehouse_dsn() -> Iterator[str]:
+    """A fresh, migrated warehouse database for the whole session; WAREHOUSE_DSN points at it."""
+    dsn = create_fresh_database()
+    previous = os.environ.get("WAREHOUSE_DSN")
+    os.environ["WAREHOUSE_DSN"] = dsn
+    yield dsn
+    if previous is None:
+        os.environ.pop("WAREHOUSE_DSN", None)
+    else:
+        os.environ["WAREHOUSE_DSN"] = previous
+    drop_database(dsn)
+
+
+@pytest.fixture
+def fresh_dsn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated warehouse database for one test (for tests that need an empty slate)."""
+    dsn = create_fresh_database()
+    monkeypatch.setenv("WAREHOUSE_DSN", dsn)
+    yield dsn
+    drop_database(dsn)
+
+
+@pytest.fixture
+def landing_root(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "landing"
+    root.mkdir()
+    monkeypatch.setenv("LANDING_ROOT", str(root))
+    return root
