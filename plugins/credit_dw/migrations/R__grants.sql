@@ -4,6 +4,7 @@ grant usage on schema raw, quality, restricted to loader;
 grant select, insert, update, delete on all tables in schema raw to loader;
 grant select, insert, update, delete on all tables in schema restricted to loader;
 grant select, insert, update on quality.batch_manifest, quality.rejected_rows to loader;
+grant usage on all sequences in schema quality, raw, restricted to loader;
 
 grant usage on schema raw, quality, governance to transformer;
 grant select on all tables in schema raw to transformer;
