@@ -9,6 +9,7 @@ we run them as the ``postgres`` OS user. With ``WAREHOUSE_DSN`` set, nothing her
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import subprocess
@@ -62,7 +63,31 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(_as_server_user(cmd), capture_output=True, text=True)
 
 
+def effective(cluster: LocalCluster) -> LocalCluster:
+    """Where the cluster really lives.
+
+    As root the server runs as ``postgres``, which cannot enter a checkout under e.g. ``/root``
+    (mode 700). Then the cluster moves to ``/var/tmp/credit-dw-pg-<project hash>``, a stable
+    place per checkout, instead of failing with a permission error deep inside initdb.
+    """
+    if os.geteuid() != 0 or _server_user_can_reach(cluster.data_dir.parent):
+        return cluster
+    digest = hashlib.sha1(str(cluster.data_dir.parent).encode()).hexdigest()[:10]
+    base = Path("/var/tmp") / f"credit-dw-pg-{digest}"
+    return LocalCluster(data_dir=base / "data", socket_dir=base / "run", port=cluster.port)
+
+
+def _server_user_can_reach(folder: Path) -> bool:
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(existing)],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
 def is_running(cluster: LocalCluster) -> bool:
+    cluster = effective(cluster)
     if not (cluster.data_dir / "PG_VERSION").exists():
         return False
     out = _run([str(find_bindir() / "pg_ctl"), "status", "-D", str(cluster.data_dir)])
@@ -71,6 +96,7 @@ def is_running(cluster: LocalCluster) -> bool:
 
 def init(cluster: LocalCluster) -> bool:
     """Create the cluster if absent. Returns True when it was created now."""
+    cluster = effective(cluster)
     if (cluster.data_dir / "PG_VERSION").exists():
         return False
     bindir = find_bindir()
@@ -89,6 +115,7 @@ def init(cluster: LocalCluster) -> bool:
 
 def start(cluster: LocalCluster, timeout_s: float = 30.0) -> None:
     """Initialise if needed and start; a no-op when already running."""
+    cluster = effective(cluster)
     init(cluster)
     if is_running(cluster):
         return
@@ -125,6 +152,7 @@ def _wait_ready(cluster: LocalCluster, timeout_s: float) -> None:
 
 def stop(cluster: LocalCluster) -> bool:
     """Stop the cluster (fast shutdown). Returns False when it was not running."""
+    cluster = effective(cluster)
     if not is_running(cluster):
         return False
     out = _run([str(find_bindir() / "pg_ctl"), "stop", "-D", str(cluster.data_dir), "-m", "fast", "-w"])
