@@ -42,13 +42,35 @@ def pii_hash_key() -> bytes:
     backend. The demo Makefile generates one per checkout under ``var/`` so no key is in code.
     """
     key = os.environ.get("CREDIT_DW_PII_KEY")
+    local = var_dir() / "pii.key"
+    if not key and local.exists():
+        key = local.read_text().strip()
     if not key:
         raise RuntimeError(
             "CREDIT_DW_PII_KEY is not set: personal ID numbers cannot be pseudonymised. "
             "Set it to a long random secret (e.g. `export CREDIT_DW_PII_KEY=$(openssl rand -hex 32)`); "
-            "`make` targets create one under var/pii.key."
+            "`make demo` and `make airflow` create one under var/pii.key."
         )
     return key.encode()
+
+
+def ensure_local_pii_key() -> None:
+    """For a local checkout (demo, ``make airflow``): create ``var/pii.key`` once, mode 600.
+
+    Deployments set ``CREDIT_DW_PII_KEY`` from their secret store instead; then this does nothing.
+    Rotating the key changes every person's subject key, so it is created once and kept.
+    """
+    if os.environ.get("CREDIT_DW_PII_KEY"):
+        return
+    import secrets
+
+    local = var_dir() / "pii.key"
+    if not local.exists():
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    os.environ["CREDIT_DW_PII_KEY"] = local.read_text().strip()
 
 
 @dataclass(frozen=True)

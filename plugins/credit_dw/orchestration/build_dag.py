@@ -1,0 +1,86 @@
+"""``build_warehouse``: validate the night's feeds, build with dbt, gate, publish, report.
+
+dbt is rendered task by task with Cosmos (``DbtTaskGroup``) from a pre-built manifest, so DAG
+parsing never runs dbt. The gate is the GX validation of the candidate marts: only when it
+passes does ``publish`` swap ``marts_candidate`` into ``marts`` in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pendulum
+from airflow.sdk import DAG, AssetAll, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk.definitions.taskgroup import TaskGroup  # noqa: F401  (Cosmos builds one)
+
+from credit_dw.orchestration.assets import PUBLISHED_MARTS, raw_table_asset
+from credit_dw.orchestration.defaults import TIMEZONE, default_args
+
+DOC = """
+### Build the warehouse
+
+1. **validate_feeds**: GX suites on the raw batches of the run's delivery date
+   (schema, required nulls, identifier validity ratio, value sets, freshness, row-count bounds).
+2. **dbt** (Cosmos): seeds → staging → intermediate → snapshots → marts into `marts_candidate`,
+   each model followed by its tests.
+3. **validate_marts**: GX suites on `marts_candidate` (keys, windows, no clear ID numbers,
+   subjects resolved, status values).
+4. **publish**: swaps `marts_candidate` into `marts` in one transaction: analysts see the old
+   or the new state, never a mix. A failure anywhere above leaves `marts` untouched.
+5. **report**: the nightly quality report for stewards (also when the night is blocked):
+   `var/reports/latest/index.html`; dbt docs at `var/reports/dbt-docs/index.html`.
+
+Triggered when every raw table's Asset has been updated, or at 05:00 Asia/Shanghai at the
+latest. Same steps as `credit-dw build`.
+"""
+
+
+def make_build_dag(raw_tables: list[str]) -> DAG:
+    from credit_dw.orchestration.dbt_group import dbt_task_group
+
+    with DAG(
+        dag_id="build_warehouse",
+        description="dbt build of the marts behind a GX quality gate, then atomic publication",
+        doc_md=DOC,
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable("0 5 * * *", timezone=TIMEZONE),
+            assets=AssetAll(*(raw_table_asset(t) for t in raw_tables)),
+        ),
+        start_date=pendulum.instance(datetime(2026, 11, 1), tz=TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["build", "dbt", "quality"],
+    ) as dag:
+
+        @task(task_id="validate_feeds")
+        def validate_feeds(**context) -> dict:
+            from credit_dw import pipeline
+
+            return pipeline.validate_feeds_step(context["run_id"], date.fromisoformat(context["ds"]))
+
+        @task(task_id="validate_marts")
+        def validate_marts(**context) -> dict:
+            from credit_dw import pipeline
+
+            return pipeline.validate_marts_step(context["run_id"])
+
+        @task(task_id="publish", outlets=[PUBLISHED_MARTS])
+        def publish(**context) -> dict:
+            from credit_dw import pipeline
+
+            return pipeline.publish_step(context["run_id"])
+
+        @task(task_id="report", trigger_rule="all_done", retries=1)
+        def report(**context) -> str:
+            """Runs also when the night is blocked: stewards need the report most then."""
+            from credit_dw import pipeline
+
+            return str(pipeline.report_step(context["ds"], context["run_id"]))
+
+        feeds_ok = validate_feeds()
+        dbt = dbt_task_group(as_of_date="{{ ds }}")
+        marts_ok = validate_marts()
+        published = publish()
+        feeds_ok >> dbt >> marts_ok >> published >> report()
+    return dag

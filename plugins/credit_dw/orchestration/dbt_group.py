@@ -1,0 +1,53 @@
+"""The Cosmos task group that runs the dbt project node by node.
+
+Manifest-based rendering (``LoadMode.DBT_MANIFEST``): the manifest is produced ahead of time by
+``credit-dw dbt parse`` (``make setup`` and ``credit-dw demo`` do it), so parsing the DAG never
+invokes dbt. dbt runs in-process (``InvocationMode.DBT_RUNNER``) from the same virtualenv.
+The profile is the project's own ``profiles.yml``, which reads the same environment as the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from credit_dw.config import PROJECT_ROOT
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+class ManifestMissing(RuntimeError):
+    pass
+
+
+def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    if not MANIFEST.exists():
+        raise ManifestMissing(
+            f"dbt manifest {MANIFEST} is missing, so the build DAG cannot be rendered. "
+            "Run `credit-dw dbt parse` (make setup does) and reload."
+        )
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            dbt_project_path=DBT_PROJECT_DIR,
+            manifest_path=MANIFEST,
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="credit_dw",
+            target_name="warehouse",
+            profiles_yml_filepath=Path(DBT_PROJECT_DIR / "profiles.yml"),
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+        ),
+        operator_args={"vars": {"as_of_date": as_of_date}, "retries": 1},
+    )
