@@ -76,7 +76,9 @@ def report_step(ds: str | date, run_id: str) -> Path:
             "select 1 from quality.publication where run_id = %s", (run_id,)
         ).fetchone()
     if not has_verdict:
-        publish.record_blocked(run_id, "the build did not complete (dbt or a gate failed); see the run's failed tasks")
+        publish.record_blocked(
+            run_id, "the build did not complete (dbt or a gate failed); see the run's failed tasks"
+        )
     as_of = date.fromisoformat(ds) if isinstance(ds, str) else ds
     return render_report(as_of=as_of)
 

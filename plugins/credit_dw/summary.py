@@ -15,7 +15,11 @@ PUBLISHED_MARTS = (
 def _table(headers: list[str], rows: list[tuple]) -> str:
     cells = [headers, *[[("" if v is None else str(v)) for v in r] for r in rows]]
     widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
-    line = lambda r: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def line(r: list[str]) -> str:
+        pairs = enumerate(zip(r, widths, strict=True))
+        return "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in pairs)
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
 
 
