@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 
 import psycopg
@@ -77,3 +78,36 @@ def landing_root(tmp_path, monkeypatch: pytest.MonkeyPatch):
     root.mkdir()
     monkeypatch.setenv("LANDING_ROOT", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def airflow_env(warehouse_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for real ``airflow dags test`` runs against the session's warehouse.
+
+    Airflow's metadata lives in ``<warehouse db>_airflow`` on the same server (never SQLite),
+    migrated once per session; dropped afterwards.
+    """
+
+    from credit_dw.dbt import run_dbt
+
+    from credit_dw.airflow_env import airflow_environment, metadata_dsn
+    from credit_dw.commands.airflow import airflow_executable
+
+    os.environ["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow_home"))
+    env = airflow_environment()
+    db.ensure_database(metadata_dsn(warehouse_dsn))
+    subprocess.run([airflow_executable(), "db", "migrate"], env=env, check=True, capture_output=True)
+    run_dbt(["parse"])  # the build DAG renders from the manifest
+    yield env
+    drop_database(metadata_dsn(warehouse_dsn))
+
+
+def run_dag(env: dict[str, str], dag_id: str, day: str, log_dir) -> subprocess.CompletedProcess:
+    """``airflow dags test DAG DAY``; the log is kept next to the test's tmp files."""
+
+    from credit_dw.commands.airflow import airflow_executable
+
+    done = subprocess.run([airflow_executable(), "dags", "test", dag_id, day], env=env,
+                          capture_output=True, text=True, timeout=1200)
+    (log_dir / f"{dag_id}_{day}.log").write_text(done.stdout + done.stderr)
+    return done
