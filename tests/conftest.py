@@ -88,16 +88,15 @@ def airflow_env(warehouse_dsn: str, tmp_path_factory: pytest.TempPathFactory) ->
     migrated once per session; dropped afterwards.
     """
 
-    from credit_dw.dbt import run_dbt
-
     from credit_dw.airflow_env import airflow_environment, metadata_dsn
     from credit_dw.commands.airflow import airflow_executable
+    from credit_dw.orchestration.dbt_group import ensure_manifest
 
     os.environ["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow_home"))
     env = airflow_environment()
     db.ensure_database(metadata_dsn(warehouse_dsn))
     subprocess.run([airflow_executable(), "db", "migrate"], env=env, check=True, capture_output=True)
-    run_dbt(["parse"])  # the build DAG renders from the manifest
+    ensure_manifest()  # the build DAG renders from the manifest
     yield env
     drop_database(metadata_dsn(warehouse_dsn))
 

@@ -30,8 +30,13 @@ def airflow_executable() -> str:
 
 
 def prepare_airflow() -> dict[str, str]:
-    """Warehouse up, metadata db migrated (idempotent, ~3 s when current); returns the env."""
+    """Warehouse up, PII key, dbt manifest, metadata db migrated (idempotent); returns the env."""
+    from credit_dw.config import ensure_local_pii_key
+    from credit_dw.orchestration.dbt_group import ensure_manifest
+
     db.ensure_server()
+    ensure_local_pii_key()
+    ensure_manifest()
     env = airflow_environment()
     if db.ensure_database(metadata_dsn()) or not _migrated(env):
         subprocess.run([airflow_executable(), "db", "migrate"], env=env, check=True,

@@ -55,14 +55,12 @@ def run_dag(dag_id: str, day: date, env: dict[str, str], logs: Path) -> tuple[bo
 def _demo(args: argparse.Namespace) -> int:
     from credit_dw import db, summary
     from credit_dw.commands.airflow import prepare_airflow
-    from credit_dw.dbt import run_dbt
     from credit_dw.feeds import all_specs
 
     ensure_local_pii_key()
     db.init_warehouse()
     days = stage_samples(args.samples, landing_root())
     print(f"staged {len(days)} delivery dates from {args.samples} into {landing_root()}")
-    run_dbt(["parse"])
     env = prepare_airflow()
     logs = var_dir() / "demo-logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -51,3 +51,21 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
         ),
         operator_args={"vars": {"as_of_date": as_of_date}, "retries": 1},
     )
+
+
+def manifest_is_stale() -> bool:
+    if not MANIFEST.exists():
+        return True
+    built = MANIFEST.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "seeds", "snapshots", "macros", "tests"):
+        sources += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
+
+
+def ensure_manifest() -> None:
+    """Run ``dbt parse`` when the manifest is missing or older than the project (about 5 s)."""
+    if manifest_is_stale():
+        from credit_dw.dbt import run_dbt
+
+        run_dbt(["parse"])
