@@ -110,3 +110,36 @@ def pii_hash(code: str, key: bytes) -> str:
 def uscc_from_org_code(uscc: str) -> str:
     """Positions 9-17 of a USCC are the organisation code body plus its check."""
     return uscc[8:17]
+
+
+def normalise_org_code(code: str) -> str:
+    """Organisation codes are stored as 9 symbols without the printed hyphen."""
+    return code.replace("-", "")
+
+
+def taxpayer_number_kind(code: str) -> str | None:
+    """What a taxpayer identification number (纳税人识别号) is: ``uscc``, ``resident_id``, ``legacy``.
+
+    Since 2015 it is the USCC. Older numbers are 15 characters (division + organisation code),
+    18 (a resident ID: individual businesses) or 20 (resident ID + 2 digits). An 18-character
+    number that is neither a valid USCC nor a valid resident ID is ``None`` (invalid).
+    """
+    if len(code) == 18:
+        if is_valid_uscc(code):
+            return "uscc"
+        if is_valid_resident_id(code):
+            return "resident_id"
+        return None
+    if len(code) == 20 and is_valid_resident_id(code[:18]):
+        return "resident_id"
+    if len(code) in (15, 20) and code.isalnum() and code.isascii():
+        return "legacy"
+    return None
+
+
+def looks_like_resident_id(code: str) -> bool:
+    """17 digits + digit/X with a plausible birth date: personal data even if the check fails."""
+    if len(code) != 18 or not code[:17].isdigit() or code[17] not in "0123456789X":
+        return False
+    year, month, day = int(code[6:10]), int(code[10:12]), int(code[12:14])
+    return 1900 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31

@@ -1,0 +1,83 @@
+"""A delivery: ``LANDING_ROOT/<feed>/<YYYY-MM-DD>/`` with data files and ``_DONE`` written last.
+
+``ingest_delivery`` loads every file of the folder (each in its own transaction, see
+``loader``), then raises ``IngestError`` if any file failed, so the caller (Airflow task, CLI)
+fails after all good files are in and every failure is recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from credit_dw import config
+from credit_dw.feeds import load_spec
+from credit_dw.ingest.loader import FileResult, load_file
+
+DONE_MARKER = "_DONE"
+
+
+class IngestError(RuntimeError):
+    """One or more files of a delivery failed; the message names each file and its problem."""
+
+    def __init__(self, result: DeliveryResult):
+        self.result = result
+        lines = [f.message or f.source_file for f in result.files if f.status == "failed"]
+        if not result.files:
+            lines = [f"no data files in {result.folder}"]
+        super().__init__(f"{result.feed} delivery {result.day}: " + " | ".join(lines))
+
+
+@dataclass
+class DeliveryResult:
+    feed: str
+    day: date
+    folder: Path
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.files) and all(f.status != "failed" for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def batch_ids(self) -> list[int]:
+        """Batches loaded by this call (what the feed's quality suites validate)."""
+        return [f.batch_id for f in self.files if f.status == "loaded" and f.batch_id is not None]
+
+    def totals(self) -> dict[str, int]:
+        keys = ("rows_read", "rows_loaded", "rows_rejected", "rows_warned")
+        return {k: sum(getattr(f, k) for f in self.files) for k in keys}
+
+
+def delivery_folder(feed: str, day: date, landing_root: Path | None = None) -> Path:
+    return Path(landing_root or config.landing_root()) / feed / day.isoformat()
+
+
+def delivery_ready(feed: str, day: date, landing_root: Path | None = None) -> bool:
+    """True once the department has written ``_DONE`` into the day's folder."""
+    return (delivery_folder(feed, day, landing_root) / DONE_MARKER).is_file()
+
+
+def ingest_delivery(feed: str, day: date, *, dsn: str | None = None,
+                    landing_root: Path | None = None) -> DeliveryResult:
+    """Load all files of one delivery exactly once; raise ``IngestError`` after recording failures."""
+    spec = load_spec(feed)
+    root = Path(landing_root or config.landing_root()).resolve()
+    folder = delivery_folder(feed, day, root)
+    if not delivery_ready(feed, day, root):
+        raise FileNotFoundError(
+            f"{folder} has no {DONE_MARKER} marker: the delivery is incomplete (or absent); "
+            "wait for the department to finish writing it"
+        )
+    dsn = dsn or config.warehouse_dsn()
+    result = DeliveryResult(feed, day, folder)
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name != DONE_MARKER):
+        result.files.append(load_file(spec, spec.kind_for(path.name), path, day, dsn=dsn, landing_root=root))
+    if not result.ok:
+        raise IngestError(result)
+    return result

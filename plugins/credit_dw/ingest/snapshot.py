@@ -1,0 +1,82 @@
+"""Daily full snapshots → validity intervals (raw.judicial_listing), set-based.
+
+Courts publish the whole current list every day. Storing a million-row copy per night would
+make "when was this debtor removed?" a diff over copies; instead each version of an entry is one
+row with ``first_seen_on`` / ``last_seen_on`` / ``removed_on``. The snapshot of the day is
+already in the temporary stage table; four statements apply it:
+
+1. open entries carried unchanged (same key, same ``content_hash``) → ``last_seen_on = day``;
+2. open entries not carried unchanged (changed or gone) → ``removed_on = day``, except entries
+   whose record was quarantined today: we cannot tell whether they changed, so they stay open
+   until a snapshot carries a valid version or omits them;
+3. snapshot entries without an open version (new, or just changed) → new version from ``day``.
+
+Removal is a status change, never a delete (DOMAIN.md §3).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from credit_dw.ingest import reasons
+from credit_dw.ingest.reasons import FileFailure
+
+
+def guard_order(conn: psycopg.Connection, table: str, day: date, file_label: str) -> None:
+    """Refuse a snapshot older than one already applied: intervals must be built in day order."""
+    conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(_ident(table)))
+    latest = conn.execute(
+        sql.SQL("select max(greatest(last_seen_on, removed_on)) from {}").format(_ident(table))
+    ).fetchone()[0]
+    if latest is not None and latest > day:
+        raise FileFailure(
+            reasons.SNAPSHOT_OUT_OF_ORDER,
+            f"{file_label} is the snapshot of {day} but {table} already holds the snapshot of {latest}; "
+            "snapshots must be applied in date order (rebuild the intervals from the earliest day)",
+        )
+
+
+def apply_snapshot(conn: psycopg.Connection, table: str, key: tuple[str, ...], columns: list[str],
+                   day: date) -> dict[str, int]:
+    """Merge the accepted rows of ``_stage`` into ``table``; returns counts per kind of change."""
+    t = _ident(table)
+    key_eq = sql.SQL(" and ").join(
+        sql.SQL("j.{k} = s.{k}").format(k=sql.Identifier(k)) for k in key
+    )
+    cur = conn.execute(sql.SQL(
+        "update {t} j set last_seen_on = %(day)s from _stage s"
+        " where s._reasons is null and j.removed_on is null and {key_eq}"
+        " and j.content_hash = s.content_hash"
+    ).format(t=t, key_eq=key_eq), {"day": day})
+    unchanged = cur.rowcount
+    cur = conn.execute(sql.SQL(
+        "update {t} j set removed_on = %(day)s where j.removed_on is null"
+        " and not exists (select 1 from _stage s where s._reasons is null and {key_eq}"
+        "                 and s.content_hash = j.content_hash)"
+        " and not exists (select 1 from _stage s where s._reasons is not null"
+        "                 and not ('DUPLICATE_KEY' = any(s._reasons))"
+        "                 and s.case_code = j.case_code and s.list_type is not distinct from j.list_type)"
+    ).format(t=t, key_eq=key_eq), {"day": day})
+    closed = cur.rowcount
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    cur = conn.execute(sql.SQL(
+        "insert into {t} ({cols}, first_seen_on, last_seen_on, removed_on)"
+        " select {cols}, %(day)s, %(day)s, null from _stage s where s._reasons is null"
+        " and not exists (select 1 from {t} j where j.removed_on is null and {key_eq})"
+    ).format(t=t, cols=cols, key_eq=key_eq), {"day": day})
+    inserted = cur.rowcount
+    changed = conn.execute(sql.SQL(
+        "select count(*) from {t} j where j.first_seen_on = %(day)s and j.removed_on is null"
+        " and exists (select 1 from {t} o where o.removed_on = %(day)s"
+        " and {key_eq_o})"
+    ).format(t=t, key_eq_o=sql.SQL(" and ").join(
+        sql.SQL("o.{k} = j.{k}").format(k=sql.Identifier(k)) for k in key)), {"day": day}).fetchone()[0]
+    return {"new": inserted - changed, "changed": changed, "unchanged": unchanged,
+            "removed": closed - changed}
+
+
+def _ident(table: str) -> sql.Identifier:
+    return sql.Identifier(*table.split("."))
