@@ -7,7 +7,7 @@ fails after all good files are in and every failure is recorded in the manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -52,6 +52,11 @@ class DeliveryResult:
     def totals(self) -> dict[str, int]:
         keys = ("rows_read", "rows_loaded", "rows_rejected", "rows_warned")
         return {k: sum(getattr(f, k) for f in self.files) for k in keys}
+
+    def as_dict(self) -> dict:
+        """JSON-serialisable summary (the Airflow task's XCom value)."""
+        return {"feed": self.feed, "day": self.day.isoformat(), "ok": self.ok, "batch_ids": self.batch_ids,
+                **self.totals(), "files": [asdict(f) for f in self.files]}
 
 
 def delivery_folder(feed: str, day: date, landing_root: Path | None = None) -> Path:
