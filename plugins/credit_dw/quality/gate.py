@@ -1,0 +1,225 @@
+"""The quality gates: GX suites on the night's raw batches and on the candidate marts.
+
+Every validation is stored in ``quality.validation_run`` before the verdict is returned, also
+when it fails (results are data; the task still fails through :func:`assert_passed`). Callers:
+the ``build_warehouse`` DAG and ``credit-dw build``::
+
+    result = validate_feeds(run_id, batch_ids)      # before dbt
+    assert_passed(result)
+    result = validate_candidate_marts(run_id)       # after dbt, before publish
+    assert_passed(result)                           # on QualityGateError: record_blocked(...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from credit_dw import db
+from credit_dw.quality import night, results, suites
+from credit_dw.quality.results import ValidationOutcome
+
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+# Enough samples for a steward to recognise the problem, bounded so results stay small.
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": results.SAMPLE_SIZE}
+
+
+class QualityGateError(Exception):
+    """A gate found critical failures; the message names suite, column, expectation, observed."""
+
+    def __init__(self, result: GateResult):
+        self.result = result
+        super().__init__(result.describe())
+
+
+@dataclass(frozen=True)
+class GateResult:
+    run_id: str
+    stage: str                                   # 'feeds' or 'marts'
+    outcomes: tuple[ValidationOutcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    def failures(self) -> list[tuple[ValidationOutcome, dict[str, Any]]]:
+        return [(o, f) for o in self.outcomes for f in o.critical_failures]
+
+    def describe(self) -> str:
+        if self.passed:
+            return f"{self.stage} gate passed for run {self.run_id}: {len(self.outcomes)} validations"
+        lines = [f"{self.stage} gate failed for run {self.run_id}:"]
+        for outcome, failure in self.failures():
+            column = failure.get("column")
+            where = f"{outcome.target}.{column}" if column else outcome.target
+            what = failure.get("description") or failure["expectation"]
+            if failure.get("description"):
+                what = f"{failure['expectation']} ({failure['description']})"
+            lines.append(
+                f"  - suite {outcome.suite}: {where} {what}, observed {failure.get('observed')}"
+            )
+        lines.append("See quality.validation_run (run_id above) and the nightly report / GX Data Docs.")
+        return "\n".join(lines)
+
+
+def assert_passed(result: GateResult) -> None:
+    """Raise :class:`QualityGateError` unless every validation of ``result`` succeeded."""
+    if not result.passed:
+        raise QualityGateError(result)
+
+
+def today() -> date:
+    return datetime.now(TIMEZONE).date()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One validation to run: a suite (built lazily, GX is imported late) on one asset."""
+
+    suite: Callable[[], Any]
+    suite_name: str
+    asset: str
+    target: str
+    query: str | None = None            # query asset; else a table asset on ``target``
+    statistics: dict[str, Any] = field(default_factory=dict)
+    batch_id: int | None = None
+
+
+def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: date | None = None,
+                   dsn: str | None = None) -> GateResult:
+    """Validate the night's raw batches (``None``: each feed's latest delivery) and store results.
+
+    Per raw table the rows of those batches (schema, required fields, identifier shape and
+    validity ratio, value sets); per feed the deliveries (row counts against the trailing
+    median, freshness as a warning). ``as_of`` is the logical date (default: today, Shanghai).
+    """
+    as_of = as_of or today()
+    plans: list[_Plan] = []
+    params: dict[str, Any] = {}
+    with db.connect(dsn) as conn:
+        for feed, ids in night.night_batches(conn, batch_ids).items():
+            id_list = ", ".join(str(int(i)) for i in ids)
+            bounds = night.row_bounds(conn, feed, ids, night.count_bounds(feed))
+            params[f"{feed}_min_rows"] = bounds.min_rows if bounds.min_rows is not None else 0
+            params[f"{feed}_max_rows"] = bounds.max_rows
+            params[f"{feed}_max_age_days"] = night.max_delivery_age_days(feed)
+            plans.append(_Plan(
+                suite=lambda feed=feed: suites.delivery_suite(feed),
+                suite_name=f"feed_{feed}_delivery",
+                asset=f"feed_{feed}_night",
+                target=f"quality.batch_manifest[feed={feed}]",
+                query=(
+                    "select delivery_date, count(*) as files, sum(rows_read) as rows_read,"
+                    " sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected,"
+                    f" date '{as_of.isoformat()}' - delivery_date as age_days"
+                    f" from quality.batch_manifest where batch_id in ({id_list}) group by delivery_date"
+                ),
+                statistics={"batch_ids": ids, "as_of": as_of.isoformat(), "trailing_median": bounds.median,
+                            "trailing_deliveries": bounds.history, "min_rows": bounds.min_rows,
+                            "max_rows": bounds.max_rows},
+                batch_id=ids[0] if len(ids) == 1 else None,
+            ))
+            for table in night.feed_tables(feed):
+                rules = suites.RAW_TABLES.get(table)
+                if rules is None:
+                    continue  # a table without rules is covered by dbt source tests only
+                plans.append(_Plan(
+                    suite=lambda rules=rules: suites.raw_table_suite(rules),
+                    suite_name=f"raw_{table}",
+                    asset=f"raw_{table}_night",
+                    target=f"raw.{table}",
+                    query=f"select * from raw.{table} where batch_id in ({id_list})",
+                    statistics={"batch_ids": ids},
+                    batch_id=ids[0] if len(ids) == 1 else None,
+                ))
+    outcomes = _run(run_id, "feeds", plans, params, dsn)
+    return _store(run_id, "feeds", outcomes, dsn)
+
+
+def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
+                             dsn: str | None = None) -> GateResult:
+    """Validate every table in ``marts_candidate`` (and require the core marts) before publish."""
+    as_of = as_of or today()
+    with db.connect(dsn) as conn:
+        columns: dict[str, list[str]] = {}
+        for table, column, is_text in conn.execute(
+            "select c.table_name, c.column_name, c.data_type in ('text', 'character varying', 'character')"
+            " from information_schema.columns c where c.table_schema = %s"
+            " order by c.table_name, c.ordinal_position",
+            (suites.CANDIDATE_SCHEMA,),
+        ).fetchall():
+            columns.setdefault(table, [])
+            if is_text:
+                columns[table].append(column)
+    outcomes = [
+        results.missing_target(f"mart_{t}", f"{suites.CANDIDATE_SCHEMA}.{t}",
+                               f"{suites.CANDIDATE_SCHEMA}.{t} does not exist: did dbt build it?")
+        for t in suites.MART_TABLES
+        if t not in columns
+    ]
+    plans = [
+        _Plan(
+            suite=lambda t=t, text=text: suites.mart_suite(suites.MART_TABLES.get(t), t, text, as_of),
+            suite_name=f"mart_{t}",
+            asset=f"mart_{t}",
+            target=f"{suites.CANDIDATE_SCHEMA}.{t}",
+            statistics={"as_of": as_of.isoformat()},
+        )
+        for t, text in sorted(columns.items())
+    ]
+    outcomes += _run(run_id, "marts", plans, {}, dsn)
+    return _store(run_id, "marts", outcomes, dsn)
+
+
+def _run(run_id: str, stage: str, plans: list[_Plan], params: dict[str, Any],
+         dsn: str | None) -> list[ValidationOutcome]:
+    """Build assets, suites and one checkpoint (with Data Docs) and run it."""
+    if not plans:
+        return []
+    from great_expectations import Checkpoint, ValidationDefinition
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from credit_dw.quality import context as gxc
+
+    checkpoint_name = f"{stage}_gate"
+    with gxc.open_context(dsn) as (context, datasource):
+        # Delete dependants first: a checkpoint refers to validation definitions, those to assets.
+        with contextlib.suppress(Exception):  # absent on the first run
+            context.checkpoints.delete(checkpoint_name)
+        for plan in plans:
+            gxc.delete_validation_definition(context, plan.suite_name)
+        definitions = []
+        for plan in plans:
+            if plan.query is not None:
+                asset = gxc.replace_query_asset(datasource, plan.asset, plan.query)
+            else:
+                schema, table = plan.target.split(".", 1)
+                asset = gxc.replace_table_asset(datasource, plan.asset, schema, table)
+            batch = asset.add_batch_definition_whole_table("whole")
+            suite = gxc.replace_by_name(context.suites, plan.suite_name, plan.suite())
+            definitions.append(context.validation_definitions.add(
+                ValidationDefinition(name=plan.suite_name, data=batch, suite=suite)
+            ))
+        checkpoint = context.checkpoints.add(Checkpoint(
+            name=checkpoint_name,
+            validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
+            result_format=RESULT_FORMAT,
+        ))
+        run = checkpoint.run(expectation_parameters=params, run_id=RunIdentifier(run_name=run_id))
+    by_suite = {v.suite_name: v for v in run.run_results.values()}
+    return [
+        results.outcome_from_gx(p.suite_name, p.target, by_suite[p.suite_name], p.statistics, p.batch_id)
+        for p in plans
+    ]
+
+
+def _store(run_id: str, stage: str, outcomes: list[ValidationOutcome], dsn: str | None) -> GateResult:
+    with db.transaction(dsn) as conn:
+        stored = tuple(results.store(conn, run_id, o) for o in outcomes)
+    return GateResult(run_id=run_id, stage=stage, outcomes=stored)
