@@ -260,6 +260,8 @@ class RowValidator:
             if len(code) == 18 and ids.uscc_shape_ok(code):
                 raise _Invalid(reasons.INVALID_USCC, "USCC check character should be "
                                f"{ids.uscc_check_char(code[:17])!r}; verify the code")
+            if 17 <= len(code) <= 19:  # one symbol off an 18-symbol code: a mistyped USCC
+                raise _Invalid(reasons.INVALID_USCC, "not 18 symbols of the GB 32100 set; correct the code")
             raise _Invalid(reasons.INVALID_TAXPAYER_NUMBER, "neither a USCC nor a legacy 15/18/20-character "
                            "taxpayer number; correct it")
         if kind == "uscc" and spec.uscc_column:
@@ -278,10 +280,14 @@ class RowValidator:
         if ids.is_valid_resident_id(code):  # published lists mask it; a clear one is masked here
             self._person(spec, code, "01", out)
             return ids.mask_id(code)
-        if ids.uscc_shape_ok(code) and not ids.looks_like_resident_id(code):
+        if ids.looks_like_resident_id(code):
+            raise _Invalid(reasons.INVALID_RESIDENT_ID, "a clear resident ID failing the GB 11643 check; "
+                           "correct it (published lists show it masked)")
+        if ids.uscc_shape_ok(code):
             raise _Invalid(reasons.INVALID_USCC, "GB 32100 check character should be "
                            f"{ids.uscc_check_char(code[:17])!r}; verify the code")
-        raise _Invalid(reasons.INVALID_ID_NUMBER, "neither a valid USCC nor a (masked) resident ID; correct it")
+        raise _Invalid(reasons.INVALID_USCC, "neither an 18-symbol GB 32100 code nor a masked resident ID; "
+                       "correct it")
 
 
 class _Invalid(Exception):
