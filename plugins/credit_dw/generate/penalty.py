@@ -160,10 +160,8 @@ def _record(plan: Plan, j: int) -> dict:
             rec.update(CF_FR_ZJLX="01", CF_FR_ZJHM=rep.resident_id)
     fmt = r.choice(DATE_FORMATS)
     serious = bool(pc.SERIOUS.intersection(types))
-    if types == ("警告",) or r.random() >= 0.15:
-        yxq = jdrq + timedelta(days=365 * r.choice((1, 2, 3)))
-    else:
-        yxq = LONG_TERM
+    long_term = types != ("警告",) and r.random() < 0.15
+    yxq = LONG_TERM if long_term else jdrq + timedelta(days=365 * r.choice((1, 2, 3)))
     gsjzq = jdrq + timedelta(days=365 * (3 if serious else 1))
     rec.update(
         CF_WSH=f"{prefix}〔{jdrq.year}〕{j + 1}号",

@@ -9,6 +9,7 @@ same in every process (unlike ``hash()``).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import date, datetime, timedelta
 
@@ -16,6 +17,16 @@ from datetime import date, datetime, timedelta
 def rng(seed: int, stream: str, *index: int) -> random.Random:
     """The random stream of one record: same arguments, same numbers, in any process."""
     return random.Random(f"{seed}:{stream}:{':'.join(map(str, index))}")
+
+
+def unit(seed: int, stream: str, *index: int) -> float:
+    """A single uniform number in [0, 1) for ``(seed, stream, index)``, ~20x cheaper than ``rng``.
+
+    For cheap yes/no questions about a record (its kind, whether it is defective) that
+    callers ask without needing the whole record.
+    """
+    key = f"{seed}:{stream}:{':'.join(map(str, index))}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
 
 
 def random_date(r: random.Random, first: date, last: date) -> date:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from credit_dw.generate import vocab
 from credit_dw.generate.people import person_name
-from credit_dw.generate.rng import EventSchedule, random_date, rng
+from credit_dw.generate.rng import EventSchedule, random_date, rng, unit
 from credit_dw.identifiers import (
     USCC_ALPHABET,
     mod_11_10_check_digit,
@@ -89,10 +89,17 @@ class Universe:
             return range(self.rows)
         return range(self.population(day - 1), self.population(day))
 
+    def kind_of(self, index: int) -> tuple[str, str]:
+        """(USCC positions 1-2, ZTLX) without building the whole subject."""
+        roll = unit(self.seed, "subject-kind", index)
+        return next((p, k) for p, k, w in _KINDS if roll < w)
+
+    def is_anomaly(self, index: int) -> bool:
+        return index % 397 == 3 or unit(self.seed, "subject-anomaly", index) < 0.002
+
     def subject(self, index: int) -> Subject:
         r = rng(self.seed, "subject", index)
-        roll = r.random()
-        prefix, kind = next((p, k) for p, k, w in _KINDS if roll < w)
+        prefix, kind = self.kind_of(index)
         county = r.choice(vocab.jiangsu_counties())
         delivery = self.start + timedelta(days=self.created_on(index))
         if index < self.rows:
@@ -105,7 +112,7 @@ class Universe:
             body = "MA" + "".join(r.choice(USCC_ALPHABET) for _ in range(6))
         first17 = prefix + county.code + body + org_code_check_char(body)
         check = uscc_check_char(first17)
-        anomaly = index % 397 == 3 or r.random() < 0.002
+        anomaly = self.is_anomaly(index)
         if anomaly:
             check = USCC_ALPHABET[(USCC_ALPHABET.index(check) + 1 + r.randrange(30)) % 31]
         zch14 = county.code + f"{r.randrange(10**8):08d}"
@@ -152,14 +159,11 @@ class Universe:
         """A subject registered by ``day`` that other feeds may name: no register anomalies
         (their code fails the check, so any other feed carrying it would be quarantined)."""
         population = self.population(day)
-        subject = self.subject(r.randrange(population))
-        for _ in range(30):
-            if not subject.anomaly and (kinds is None or subject.kind in kinds):
-                break
-            subject = self.subject(r.randrange(population))
-        else:
-            subject = self.subject(0 if not self.subject(0).anomaly else 1)
-        return subject
+        for _ in range(100):
+            index = r.randrange(population)
+            if not self.is_anomaly(index) and (kinds is None or self.kind_of(index)[1] in kinds):
+                return self.subject(index)
+        return self.subject(next(i for i in range(population) if not self.is_anomaly(i)))
 
 
 def _authority(prefix: str, county: vocab.County) -> str:
