@@ -108,7 +108,7 @@ def _entry(plan: Plan, listing: Listing, e: int, partial: bool) -> dict:
         list_type = "restricted" if list_type == "dishonest" else "dishonest"
     gist_year = reg_date.year - (1 if r.random() < 0.5 else 0)
     return {
-        "caseCode": f"（{reg_date.year}）{county.court_code}执{case + 1}号",
+        "caseCode": f"（{reg_date.year}）{county.court_code}执{case + 1001}号",
         **party,
         "courtName": court,
         "areaName": "江苏",
