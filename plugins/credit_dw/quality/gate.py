@@ -101,29 +101,30 @@ def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: da
     plans: list[_Plan] = []
     params: dict[str, Any] = {}
     with db.connect(dsn) as conn:
-        for feed, ids in night.night_batches(conn, batch_ids).items():
-            id_list = ", ".join(str(int(i)) for i in ids)
-            bounds = night.row_bounds(conn, feed, ids, night.count_bounds(feed))
-            params[f"{feed}_min_rows"] = bounds.min_rows if bounds.min_rows is not None else 0
-            params[f"{feed}_max_rows"] = bounds.max_rows
-            params[f"{feed}_max_age_days"] = night.max_delivery_age_days(feed)
-            plans.append(_Plan(
-                suite=lambda feed=feed: suites.delivery_suite(feed),
-                suite_name=f"feed_{feed}_delivery",
-                asset=f"feed_{feed}_night",
-                target=f"quality.batch_manifest[feed={feed}]",
-                query=(
-                    "select delivery_date, count(*) as files, sum(rows_read) as rows_read,"
-                    " sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected,"
-                    f" date '{as_of.isoformat()}' - delivery_date as age_days"
-                    f" from quality.batch_manifest where batch_id in ({id_list}) group by delivery_date"
-                ),
-                statistics={"batch_ids": ids, "as_of": as_of.isoformat(), "trailing_median": bounds.median,
-                            "trailing_deliveries": bounds.history, "min_rows": bounds.min_rows,
-                            "max_rows": bounds.max_rows},
-                batch_id=ids[0] if len(ids) == 1 else None,
-            ))
-            for table in night.feed_tables(feed):
+        for feed, feed_ids in night.night_batches(conn, batch_ids).items():
+            for table, ids in night.split_by_table(conn, feed, feed_ids).items():
+                id_list = ", ".join(str(int(i)) for i in ids)
+                bounds = night.row_bounds(conn, feed, table, ids, night.count_bounds(feed, table))
+                params[f"{table}_min_rows"] = bounds.min_rows or 0
+                params[f"{table}_max_rows"] = bounds.max_rows
+                params[f"{table}_max_age_days"] = night.max_delivery_age_days(feed)
+                statistics = {"feed": feed, "batch_ids": ids}
+                plans.append(_Plan(
+                    suite=lambda table=table: suites.delivery_suite(table),
+                    suite_name=f"delivery_{table}",
+                    asset=f"delivery_{table}_night",
+                    target=f"quality.batch_manifest[raw.{table}]",
+                    query=(
+                        "select delivery_date, count(*) as files, sum(rows_read) as rows_read,"
+                        " sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected,"
+                        f" date '{as_of.isoformat()}' - delivery_date as age_days"
+                        f" from quality.batch_manifest where batch_id in ({id_list}) group by delivery_date"
+                    ),
+                    statistics={**statistics, "as_of": as_of.isoformat(), "trailing_median": bounds.median,
+                                "trailing_deliveries": bounds.history, "min_rows": bounds.min_rows,
+                                "max_rows": bounds.max_rows},
+                    batch_id=ids[0] if len(ids) == 1 else None,
+                ))
                 rules = suites.RAW_TABLES.get(table)
                 if rules is None:
                     continue  # a table without rules is covered by dbt source tests only
@@ -133,7 +134,7 @@ def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: da
                     asset=f"raw_{table}_night",
                     target=f"raw.{table}",
                     query=f"select * from raw.{table} where batch_id in ({id_list})",
-                    statistics={"batch_ids": ids},
+                    statistics=statistics,
                     batch_id=ids[0] if len(ids) == 1 else None,
                 ))
     outcomes = _run(run_id, "feeds", plans, params, dsn)

@@ -3,8 +3,9 @@
 Row-count bounds come from the feed spec's ``count_bounds`` (ingest package, see
 ``credit_dw.feeds``): a delivery must load between ``min_ratio_to_median`` and
 ``max_ratio_to_median`` times the median of the previous ``trailing_deliveries`` deliveries.
-Counts are the manifest's ``rows_loaded`` summed per delivery date, i.e. what the ingestion
-accounted for; for the judicial full snapshot that is the snapshot size, not the interval delta.
+Counts are the manifest's ``rows_loaded`` of the files that load one raw table (the spec's file
+kind, with its own bounds), summed per delivery date: what the ingestion accounted for. For the
+judicial full snapshot that is the snapshot size, not the interval delta.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import psycopg
@@ -21,6 +23,10 @@ from credit_dw.quality.suites import DEFAULT_FEED_TABLES, DEFAULT_MAX_DELIVERY_A
 
 @dataclass(frozen=True)
 class CountBounds:
+    """Mirror of ``credit_dw.feeds.CountBounds``: the defaults when no spec says otherwise."""
+
+    min_rows: int = 1
+    max_rows: int | None = None
     min_ratio_to_median: float = 0.5
     max_ratio_to_median: float = 3.0
     trailing_deliveries: int = 7
@@ -56,12 +62,30 @@ def _get(spec: Any, key: str) -> Any:
     return getattr(spec, key, None)
 
 
-def count_bounds(feed: str) -> CountBounds:
-    raw = _get(_spec(feed), "count_bounds") or {}
+def count_bounds(feed: str, table: str) -> CountBounds:
+    """The bounds of the file kind that loads ``raw.<table>`` (the feed's, or the defaults)."""
+    spec = _spec(feed)
+    raw: Any = None
+    if spec is not None and hasattr(spec, "count_bounds_for"):
+        raw = spec.count_bounds_for(f"raw.{table}")
+    elif spec is not None:
+        raw = _get(spec, "count_bounds")
+    if raw is None:
+        return CountBounds()
     if not isinstance(raw, dict):
         raw = {k: getattr(raw, k) for k in CountBounds.__dataclass_fields__ if hasattr(raw, k)}
-    known = {k: v for k, v in raw.items() if k in CountBounds.__dataclass_fields__}
-    return CountBounds(**known)
+    return CountBounds(**{k: v for k, v in raw.items() if k in CountBounds.__dataclass_fields__})
+
+
+def table_of(feed: str, source_file: str) -> str | None:
+    """Which raw table a delivered file loads (spec file kinds; one-table feeds need no spec)."""
+    spec = _spec(feed)
+    if spec is not None and hasattr(spec, "kind_for"):
+        kind = spec.kind_for(PurePosixPath(source_file).name)
+        if kind is not None:
+            return str(kind.raw_table).removeprefix("raw.")
+    tables = feed_tables(feed)
+    return tables[0] if len(tables) == 1 else None
 
 
 def max_delivery_age_days(feed: str) -> int:
@@ -97,24 +121,49 @@ def night_batches(conn: psycopg.Connection, batch_ids: list[int] | None) -> dict
     return night
 
 
-def row_bounds(conn: psycopg.Connection, feed: str, batch_ids: list[int], bounds: CountBounds) -> RowBounds:
-    """Median of ``rows_loaded`` per delivery over the deliveries before tonight's first one."""
-    history = [
-        r[0]
-        for r in conn.execute(
-            "select sum(rows_loaded) from quality.batch_manifest"
-            " where feed = %s and status = 'loaded' and delivery_date <"
-            "   (select min(delivery_date) from quality.batch_manifest where batch_id = any(%s))"
-            " group by delivery_date order by delivery_date desc limit %s",
-            (feed, batch_ids, bounds.trailing_deliveries),
-        ).fetchall()
-    ]
+def split_by_table(conn: psycopg.Connection, feed: str, batch_ids: list[int]) -> dict[str, list[int]]:
+    """Tonight's batches of a feed grouped by the raw table their file loads."""
+    by_table: dict[str, list[int]] = {}
+    for batch_id, source_file in conn.execute(
+        "select batch_id, source_file from quality.batch_manifest where batch_id = any(%s) order by batch_id",
+        (batch_ids,),
+    ).fetchall():
+        table = table_of(feed, source_file)
+        if table is not None:
+            by_table.setdefault(table, []).append(batch_id)
+    return by_table
+
+
+def row_bounds(conn: psycopg.Connection, feed: str, table: str, batch_ids: list[int],
+               bounds: CountBounds) -> RowBounds:
+    """Bounds for tonight's deliveries into ``raw.<table>``.
+
+    The median is over ``rows_loaded`` per earlier delivery date (files of the same kind summed);
+    the ratio bounds are clipped by the spec's absolute ``min_rows`` / ``max_rows``.
+    """
+    rows = conn.execute(
+        "with dates as (select distinct delivery_date from quality.batch_manifest"
+        "   where feed = %(feed)s and status = 'loaded' and delivery_date <"
+        "     (select min(delivery_date) from quality.batch_manifest where batch_id = any(%(ids)s))"
+        "   order by delivery_date desc limit %(limit)s)"
+        " select delivery_date, source_file, rows_loaded from quality.batch_manifest"
+        " where feed = %(feed)s and status = 'loaded' and delivery_date in (select delivery_date from dates)",
+        # several file kinds may share a date: look back far enough to find N of this kind
+        {"feed": feed, "ids": batch_ids, "limit": bounds.trailing_deliveries * 4},
+    ).fetchall()
+    per_day: dict[Any, int] = {}
+    for day, source_file, loaded in rows:
+        if table_of(feed, source_file) == table:
+            per_day[day] = per_day.get(day, 0) + loaded
+    history = [per_day[d] for d in sorted(per_day, reverse=True)[: bounds.trailing_deliveries]]
     if not history:
-        return RowBounds(median=None, min_rows=None, max_rows=None, history=0)
+        return RowBounds(median=None, min_rows=bounds.min_rows, max_rows=bounds.max_rows, history=0)
     median = float(statistics.median(history))
+    low = math.ceil(median * bounds.min_ratio_to_median)     # below 50% fails
+    high = math.floor(median * bounds.max_ratio_to_median)   # above 300% fails
     return RowBounds(
         median=median,
-        min_rows=math.ceil(median * bounds.min_ratio_to_median),   # below 50% fails
-        max_rows=math.floor(median * bounds.max_ratio_to_median),  # above 300% fails
+        min_rows=max(low, bounds.min_rows),
+        max_rows=high if bounds.max_rows is None else min(high, bounds.max_rows),
         history=len(history),
     )

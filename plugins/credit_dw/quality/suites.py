@@ -197,28 +197,28 @@ def raw_table_suite(rules: RawTableRules) -> Any:
     return gx.ExpectationSuite(name=f"raw_{rules.table}", expectations=exps)
 
 
-def delivery_suite(feed: str) -> Any:
-    """Suite ``feed_<feed>_delivery`` on the night's deliveries aggregated from the manifest.
+def delivery_suite(table: str) -> Any:
+    """Suite ``delivery_<table>`` on tonight's deliveries into ``raw.<table>`` (from the manifest).
 
-    Row counts per delivery must lie within the bounds derived from the trailing median
-    (parameters ``min_rows``/``max_rows``); freshness (``age_days`` of the newest delivery) is a
-    warning: a late department must not stop the other feeds from being published.
+    Rows loaded per delivery must lie within the bounds derived from the trailing median
+    (parameters ``<table>_min_rows``/``_max_rows``); freshness (``age_days`` of the newest
+    delivery) is a warning: a late department must not stop the other feeds being published.
     """
     import great_expectations as gx
 
     return gx.ExpectationSuite(
-        name=f"feed_{feed}_delivery",
+        name=f"delivery_{table}",
         expectations=[
             _expectation(
                 "ExpectColumnValuesToBeBetween",
                 column="rows_loaded",
-                min_value={"$PARAMETER": f"{feed}_min_rows"},
-                max_value={"$PARAMETER": f"{feed}_max_rows"},
+                min_value={"$PARAMETER": f"{table}_min_rows"},
+                max_value={"$PARAMETER": f"{table}_max_rows"},
             ),
             _expectation(
                 "ExpectColumnMinToBeBetween",
                 column="age_days",
-                max_value={"$PARAMETER": f"{feed}_max_age_days"},
+                max_value={"$PARAMETER": f"{table}_max_age_days"},
                 severity="warning",
             ),
         ],

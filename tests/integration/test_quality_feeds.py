@@ -1,0 +1,114 @@
+"""Feed suites on the night's raw batches, against a real PostgreSQL and a real GX context."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from credit_dw.identifiers import uscc_check_char
+from credit_dw.quality import gate
+
+NIGHT = date(2026, 3, 10)
+
+
+@pytest.fixture(autouse=True)
+def _gx_root(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDIT_DW_GX_ROOT", str(tmp_path_factory.getbasetemp() / "gx_feeds"))
+
+
+def _uscc(n: int, valid: bool = True) -> str:
+    first17 = f"91110000MA{n:07d}"
+    check = uscc_check_char(first17)
+    if not valid:
+        check = "0" if check != "0" else "1"
+    return first17 + check
+
+
+def add_delivery(conn: psycopg.Connection, feed: str, day: date, rows_loaded: int) -> int:
+    (batch_id,) = conn.execute(
+        "insert into quality.batch_manifest (feed, delivery_date, source_file, file_size, sha256,"
+        " rows_read, rows_loaded, status, started_at)"
+        " values (%s, %s, %s, 1, %s, %s, %s, 'loaded', now()) returning batch_id",
+        (feed, day, f"{feed}/{day}/{feed}_{day:%Y%m%d}.csv", secrets.token_hex(32), rows_loaded, rows_loaded),
+    ).fetchone()
+    return batch_id
+
+
+def add_registrations(conn: psycopg.Connection, batch_id: int, n: int, failed: int) -> None:
+    with conn.cursor().copy(
+        "copy raw.registration (uscc, uscc_check_failed, name, subject_type, status, updated_at,"
+        " batch_id, source_file, source_row) from stdin"
+    ) as copy:
+        for i in range(n):
+            bad = i < failed
+            copy.write_row((_uscc(batch_id * 1000 + i, valid=not bad), bad, f"公司{i}", "企业", "存续",
+                            "2026-03-09 10:00:00", batch_id, "registration.csv", i + 1))
+
+
+def night_with_history(dsn: str, tonight_rows: int, failed: int = 0) -> int:
+    with psycopg.connect(dsn) as conn:
+        for days_back in range(7, 0, -1):
+            add_delivery(conn, "registration", NIGHT - timedelta(days=days_back), 20)
+        batch = add_delivery(conn, "registration", NIGHT, tonight_rows)
+        add_registrations(conn, batch, tonight_rows, failed)
+    return batch
+
+
+def _failures(result: gate.GateResult) -> set[tuple[str, str, str | None]]:
+    return {(o.suite, f["expectation"], f["column"]) for o, f in result.failures()}
+
+
+def test_clean_night_passes_and_is_stored(fresh_dsn: str) -> None:
+    batch = night_with_history(fresh_dsn, 20, failed=1)   # 5% anomalies: at the limit, passes
+    result = gate.validate_feeds("feeds-ok", [batch], as_of=NIGHT)
+    assert result.passed, result.describe()
+    with psycopg.connect(fresh_dsn) as conn:
+        rows = conn.execute(
+            "select suite, target, batch_id, success, statistics->>'trailing_median'"
+            " from quality.validation_run where run_id = 'feeds-ok' order by suite"
+        ).fetchall()
+    assert rows == [
+        ("delivery_registration", "quality.batch_manifest[raw.registration]", batch, True, "20.0"),
+        ("raw_registration", "raw.registration", batch, True, None),
+    ]
+
+
+def test_thirty_percent_register_anomalies_fail_the_ratio(fresh_dsn: str) -> None:
+    batch = night_with_history(fresh_dsn, 20, failed=6)
+    result = gate.validate_feeds("feeds-anomalies", [batch], as_of=NIGHT)
+    assert _failures(result) == {("raw_registration", "expect_column_values_to_be_in_set", "uscc_check_failed")}
+    with pytest.raises(gate.QualityGateError, match=r"raw\.registration\.uscc_check_failed"):
+        gate.assert_passed(result)
+    with psycopg.connect(fresh_dsn) as conn:
+        (failed,) = conn.execute(
+            "select failed_expectations from quality.validation_run"
+            " where run_id = 'feeds-anomalies' and not success"
+        ).fetchone()
+    assert failed[0]["observed"]["unexpected_percent"] == 30.0
+
+
+@pytest.mark.parametrize(("tonight", "passes"), [(9, False), (10, True), (60, True), (61, False)])
+def test_row_count_bounds_against_trailing_median(fresh_dsn: str, tonight: int, passes: bool) -> None:
+    batch = night_with_history(fresh_dsn, tonight)       # trailing median 20: bounds 10..60
+    result = gate.validate_feeds(f"feeds-count-{tonight}", [batch], as_of=NIGHT)
+    assert result.passed is passes, result.describe()
+    if not passes:
+        assert _failures(result) == {("delivery_registration", "expect_column_values_to_be_between",
+                                      "rows_loaded")}
+
+
+def test_late_delivery_is_a_warning_not_a_block(fresh_dsn: str) -> None:
+    batch = night_with_history(fresh_dsn, 20)
+    result = gate.validate_feeds("feeds-late", [batch], as_of=NIGHT + timedelta(days=10))
+    assert result.passed
+    delivery = next(o for o in result.outcomes if o.suite == "delivery_registration")
+    assert [(f["expectation"], f["severity"], f["observed"]) for f in delivery.failed_expectations] == [
+        ("expect_column_min_to_be_between", "warning", 10)
+    ]
+
+
+def test_no_batches_validates_nothing(fresh_dsn: str) -> None:
+    assert gate.validate_feeds("feeds-empty", None).outcomes == ()
