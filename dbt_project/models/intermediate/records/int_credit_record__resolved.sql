@@ -1,0 +1,92 @@
+-- Who each record is about. Organisations: the USCC when delivered; else the registration number
+-- or organisation code through the register (a 15-character legacy tax number is area code +
+-- organisation code). Natural persons: the keyed hash of their ID (never the clear number).
+-- Whatever cannot be resolved keeps subject_key null and a reason, and is listed for stewards.
+with
+
+records as (
+
+    select * from {{ ref('int_credit_record__unioned') }}
+
+),
+
+identifier_map as (
+
+    select * from {{ ref('int_subject__identifier_map') }}
+
+),
+
+matched as (
+
+    select
+        records.*,
+        by_regno.uscc as uscc_by_registration_number,
+        by_regno.is_ambiguous as registration_number_ambiguous,
+        by_orgcode.uscc as uscc_by_organisation_code,
+        by_orgcode.is_ambiguous as organisation_code_ambiguous,
+        by_taxno.uscc as uscc_by_tax_number,
+        by_taxno.is_ambiguous as tax_number_ambiguous
+
+    from records
+    left join identifier_map as by_regno
+        on by_regno.identifier_type = 'registration_number'
+        and by_regno.identifier = records.party_registration_number
+    left join identifier_map as by_orgcode
+        on by_orgcode.identifier_type = 'organisation_code'
+        and by_orgcode.identifier = records.party_organisation_code
+    left join identifier_map as by_taxno
+        on by_taxno.identifier_type = 'organisation_code'
+        and length(records.party_tax_number) = 15
+        and by_taxno.identifier = substr(records.party_tax_number, 7, 9)
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when party_uscc is not null then party_uscc
+            when uscc_by_registration_number is not null then uscc_by_registration_number
+            when uscc_by_organisation_code is not null then uscc_by_organisation_code
+            when uscc_by_tax_number is not null then uscc_by_tax_number
+            when party_person_key is not null then party_person_key
+        end as subject_key,
+        case
+            when party_uscc is not null then 'uscc'
+            when uscc_by_registration_number is not null then 'registration_number'
+            when uscc_by_organisation_code is not null then 'organisation_code'
+            when uscc_by_tax_number is not null then 'tax_number'
+            when party_person_key is not null then 'person_key'
+            else 'unresolved'
+        end as subject_resolution,
+        case
+            when party_uscc is not null
+                or uscc_by_registration_number is not null
+                or uscc_by_organisation_code is not null
+                or uscc_by_tax_number is not null then 'organisation'
+            when party_person_key is not null then 'natural_person'
+        end as subject_category,
+        case
+            when party_uscc is not null
+                or uscc_by_registration_number is not null
+                or uscc_by_organisation_code is not null
+                or uscc_by_tax_number is not null
+                or party_person_key is not null then null
+            else concat_ws('; ',
+                case when registration_number_ambiguous then 'registration number ' || party_registration_number || ' belongs to several USCCs'
+                     when party_registration_number is not null then 'registration number ' || party_registration_number || ' not in the register' end,
+                case when organisation_code_ambiguous then 'organisation code ' || party_organisation_code || ' belongs to several USCCs'
+                     when party_organisation_code is not null then 'organisation code ' || party_organisation_code || ' not in the register' end,
+                case when tax_number_ambiguous then 'tax number ' || party_tax_number || ' belongs to several USCCs'
+                     when party_tax_number is not null then 'tax number ' || party_tax_number || ' cannot be linked to a USCC' end,
+                case when party_registration_number is null and party_organisation_code is null
+                          and party_tax_number is null then 'no identifier delivered' end
+            )
+        end as unresolved_reason
+
+    from matched
+
+)
+
+select * from final

@@ -1,0 +1,133 @@
+-- One credit record per penalty decision (authority code + decision number), latest version
+-- wins in delivery order: U corrections replace the content, D (and legacy CF_ZT 1) revokes the
+-- decision, which ends publication on the day the revocation arrived. Nothing is deleted.
+with
+
+decisions as (
+
+    select * from {{ ref('stg_penalty__decisions') }}
+
+),
+
+batches as (
+
+    select * from {{ ref('stg_quality__batches') }}
+
+),
+
+penalty_types as (
+
+    select * from {{ ref('penalty_types') }}
+
+),
+
+safety_markers as (
+
+    select * from {{ ref('penalty_safety_markers') }}
+
+),
+
+latest as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by authority_code, decision_number
+                order by batch_id desc, source_row desc
+            ) as recency
+        from decisions
+    ) as ranked
+    where recency = 1
+
+),
+
+-- a decision with several penalty types takes the most severe one (the longest period)
+type_severity as (
+
+    select
+        latest.authority_code,
+        latest.decision_number,
+        max(case penalty_types.severity when 'serious' then 3 when 'ordinary' then 2 when 'minor' then 1 end)
+            as severity_rank,
+        bool_and(coalesce(penalty_types.not_published_alone, false)) as warning_only
+
+    from latest
+    cross join lateral unnest(latest.penalty_types) as t(penalty_type)
+    left join penalty_types on penalty_types.penalty_type = t.penalty_type
+    group by latest.authority_code, latest.decision_number
+
+),
+
+safety as (
+
+    select distinct latest.authority_code, latest.decision_number
+
+    from latest
+    inner join safety_markers
+        on (safety_markers.matched_field = 'authority_name' and strpos(latest.authority_name, safety_markers.marker) > 0)
+        or (safety_markers.matched_field = 'offence_type' and strpos(latest.offence_type, safety_markers.marker) > 0)
+
+),
+
+final as (
+
+    select
+        {{ record_id('penalty', ['latest.authority_code', 'latest.decision_number']) }} as record_id,
+        'penalty' as feed,
+        'raw.penalty' as source_table,
+        array[latest.authority_code, latest.decision_number] as natural_key,
+        case
+            when type_severity.warning_only then 'penalty.warning_only'
+            when safety.authority_code is not null then 'penalty.safety'
+            else 'penalty.general'
+        end as record_type,
+        latest.party_name,
+        case
+            when latest.party_uscc is not null
+                or latest.party_registration_number is not null
+                or latest.party_organisation_code is not null then 'organisation'
+            when latest.party_type = '自然人' or latest.party_id_hash is not null then 'natural_person'
+            else 'organisation'
+        end as party_category,
+        latest.party_uscc,
+        latest.party_registration_number,
+        latest.party_organisation_code,
+        latest.party_tax_number,
+        latest.party_id_hash as party_person_key,
+        latest.party_id_masked,
+        case type_severity.severity_rank when 3 then 'serious' when 2 then 'ordinary' when 1 then 'minor' end
+            as severity,
+        latest.decision_date,
+        latest.decision_date as publicity_start,
+        case when latest.operation = 'D' or latest.legacy_status = '1' then batches.delivery_date end as ended_on,
+        case
+            when latest.operation = 'D' or latest.legacy_status = '1' then 'revoked'
+            when latest.legacy_status = '2' then 'disputed'
+            when latest.operation = 'U' then 'corrected'
+            else 'active'
+        end as source_status,
+        batches.delivery_date as source_status_since,
+        latest.authority_name,
+        concat_ws('；',
+            coalesce(latest.offence_type, latest.penalty_name),
+            nullif(array_to_string(latest.penalty_types, '、'), ''),
+            latest.content
+        ) as summary,
+        latest.batch_id,
+        latest.source_file,
+        latest.source_row
+
+    from latest
+    inner join batches on batches.batch_id = latest.batch_id
+    left join type_severity
+        on type_severity.authority_code = latest.authority_code
+        and type_severity.decision_number = latest.decision_number
+    left join safety
+        on safety.authority_code = latest.authority_code
+        and safety.decision_number = latest.decision_number
+
+)
+
+select * from final

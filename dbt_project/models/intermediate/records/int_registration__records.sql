@@ -1,0 +1,47 @@
+-- Registration information is catalogue item REG-BASIC (Art. 11(1)): one record per registered
+-- subject, its latest version. Deregistration ends it (and starts its retention period).
+with
+
+latest as (
+
+    select * from {{ ref('int_registration__latest') }}
+
+),
+
+final as (
+
+    select
+        {{ record_id('registration', ['uscc']) }} as record_id,
+        'registration' as feed,
+        'raw.registration' as source_table,
+        array[uscc] as natural_key,
+        'registration.basic' as record_type,
+        name as party_name,
+        'organisation' as party_category,
+        uscc as party_uscc,
+        registration_number as party_registration_number,
+        organisation_code as party_organisation_code,
+        null::text as party_tax_number,
+        null::text as party_person_key,
+        null::text as party_id_masked,
+        null::text as severity,
+        coalesce(founded_on, first_registered_update::date) as decision_date,
+        coalesce(founded_on, first_registered_update::date) as publicity_start,
+        case
+            when deregistered_on is not null then deregistered_on
+            when registration_status = '注销' then updated_at::date
+        end as ended_on,
+        case when deregistered_on is not null or registration_status = '注销' then 'removed' else 'active' end
+            as source_status,
+        coalesce(deregistered_on, updated_at::date) as source_status_since,
+        registering_authority as authority_name,
+        concat_ws('；', subject_type, registration_status) as summary,
+        batch_id,
+        source_file,
+        source_row
+
+    from latest
+
+)
+
+select * from final

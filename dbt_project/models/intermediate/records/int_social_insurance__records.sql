@@ -1,0 +1,65 @@
+-- One credit record per arrears document (department + document number + insurance type); the
+-- row with the latest update date wins. Full payment (已补缴) ends the record on its update date,
+-- 已撤销 revokes it. The document type decides the catalogue item.
+with
+
+arrears as (
+
+    select * from {{ ref('stg_social_insurance__arrears') }}
+
+),
+
+latest as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by department_code, document_number, insurance_type
+                order by updated_on desc, batch_id desc, source_row desc
+            ) as recency
+        from arrears
+    ) as ranked
+    where recency = 1
+
+),
+
+final as (
+
+    select
+        {{ record_id('social_insurance', ['department_code', 'document_number', 'insurance_type']) }} as record_id,
+        'social_insurance' as feed,
+        'raw.social_insurance_arrears' as source_table,
+        array[department_code, document_number, insurance_type] as natural_key,
+        case document_type
+            when '严重失信名单认定' then 'social_insurance.serious'
+            when '行政处罚决定' then 'social_insurance.penalty'
+            else 'social_insurance.notice'
+        end as record_type,
+        unit_name as party_name,
+        'organisation' as party_category,
+        uscc as party_uscc,
+        null::text as party_registration_number,
+        null::text as party_organisation_code,
+        null::text as party_tax_number,
+        null::text as party_person_key,
+        null::text as party_id_masked,
+        null::text as severity,
+        decision_date,
+        decision_date as publicity_start,
+        case when arrears_status in ('已补缴', '已撤销') then updated_on end as ended_on,
+        case arrears_status when '已撤销' then 'revoked' when '已补缴' then 'removed' else 'active' end
+            as source_status,
+        updated_on as source_status_since,
+        department_name as authority_name,
+        concat_ws('；', insurance_type, document_type, '欠缴金额 ' || arrears_cny || ' 元', arrears_status) as summary,
+        batch_id,
+        source_file,
+        source_row
+
+    from latest
+
+)
+
+select * from final

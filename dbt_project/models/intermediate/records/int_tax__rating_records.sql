@@ -1,0 +1,63 @@
+-- One credit record per taxpayer and rating year, latest delivery wins. Only the A list is
+-- published (catalogue TAX-RATING-A); other levels are kept for authorised queries and the grade.
+-- record_id carries 'rating' so it can never meet a violation's authority/decision key.
+with
+
+ratings as (
+
+    select * from {{ ref('stg_tax__ratings') }}
+
+),
+
+latest as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by taxpayer_number, rating_year
+                order by batch_id desc, source_row desc
+            ) as recency
+        from ratings
+    ) as ranked
+    where recency = 1
+
+),
+
+final as (
+
+    select
+        {{ record_id('tax', ["'rating'", 'taxpayer_number', 'rating_year::text']) }} as record_id,
+        'tax' as feed,
+        'raw.tax_rating' as source_table,
+        array[taxpayer_number, rating_year::text] as natural_key,
+        case when rating_level = 'A' then 'tax.rating_a' else 'tax.rating_other' end as record_type,
+        taxpayer_name as party_name,
+        'organisation' as party_category,
+        taxpayer_uscc as party_uscc,
+        null::text as party_registration_number,
+        null::text as party_organisation_code,
+        case when taxpayer_uscc is null then taxpayer_number end as party_tax_number,
+        null::text as party_person_key,
+        null::text as party_id_masked,
+        null::text as severity,
+        -- ratings of year Y are announced in spring of Y+1 when no rating date is delivered
+        coalesce(rated_on, make_date(rating_year + 1, 4, 1)) as decision_date,
+        coalesce(rated_on, make_date(rating_year + 1, 4, 1)) as publicity_start,
+        null::date as ended_on,
+        'active' as source_status,
+        coalesce(rated_on, make_date(rating_year + 1, 4, 1)) as source_status_since,
+        '税务部门' as authority_name,
+        rating_year || '年度纳税信用级别 ' || rating_level as summary,
+        batch_id,
+        source_file,
+        source_row,
+        rating_year,
+        rating_level
+
+    from latest
+
+)
+
+select * from final

@@ -1,0 +1,72 @@
+-- One credit record per major tax violation (authority code + decision number), latest version
+-- wins. Removal from publication (CCRQ, or status 已撤出 after full payment) ends it early.
+with
+
+violations as (
+
+    select * from {{ ref('stg_tax__violations') }}
+
+),
+
+batches as (
+
+    select * from {{ ref('stg_quality__batches') }}
+
+),
+
+latest as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by authority_code, decision_number
+                order by batch_id desc, source_row desc
+            ) as recency
+        from violations
+    ) as ranked
+    where recency = 1
+
+),
+
+final as (
+
+    select
+        {{ record_id('tax', ['latest.authority_code', 'latest.decision_number']) }} as record_id,
+        'tax' as feed,
+        'raw.tax_violation' as source_table,
+        array[latest.authority_code, latest.decision_number] as natural_key,
+        'tax.major_violation' as record_type,
+        latest.taxpayer_name as party_name,
+        'organisation' as party_category,
+        latest.taxpayer_uscc as party_uscc,
+        null::text as party_registration_number,
+        null::text as party_organisation_code,
+        case when latest.taxpayer_uscc is null then latest.taxpayer_number end as party_tax_number,
+        null::text as party_person_key,
+        null::text as party_id_masked,
+        null::text as severity,
+        latest.published_on as decision_date,
+        latest.published_on as publicity_start,
+        case
+            when latest.removed_on is not null then latest.removed_on
+            when latest.publication_status = '已撤出' then batches.delivery_date
+        end as ended_on,
+        case
+            when latest.removed_on is not null or latest.publication_status = '已撤出' then 'removed'
+            else 'active'
+        end as source_status,
+        coalesce(latest.removed_on, batches.delivery_date) as source_status_since,
+        latest.authority_name,
+        concat_ws('；', latest.case_nature, latest.handling) as summary,
+        latest.batch_id,
+        latest.source_file,
+        latest.source_row
+
+    from latest
+    inner join batches on batches.batch_id = latest.batch_id
+
+)
+
+select * from final

@@ -1,0 +1,46 @@
+-- Legacy identifiers that lead to a USCC, learnt from the register: the business registration
+-- number (注册号) and the organisation code (GB 11714), either as delivered or as USCC positions
+-- 9-17. An identifier that leads to more than one USCC is ambiguous and resolves nothing.
+with
+
+registrations as (
+
+    select * from {{ ref('stg_registration__subjects') }}
+
+),
+
+pairs as (
+
+    select distinct 'registration_number' as identifier_type, registration_number as identifier, uscc
+    from registrations
+    where registration_number is not null
+
+    union
+
+    select distinct 'organisation_code', organisation_code, uscc
+    from registrations
+    where organisation_code is not null
+
+    union
+
+    select distinct 'organisation_code', substr(uscc, 9, 9), uscc
+    from registrations
+    where not uscc_check_failed
+
+),
+
+final as (
+
+    select
+        identifier_type,
+        identifier,
+        case when count(distinct uscc) = 1 then min(uscc) end as uscc,
+        count(distinct uscc) as candidate_count,
+        count(distinct uscc) > 1 as is_ambiguous
+
+    from pairs
+    group by identifier_type, identifier
+
+)
+
+select * from final

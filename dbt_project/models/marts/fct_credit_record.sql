@@ -1,0 +1,169 @@
+{#- Incremental on record_id. marts_candidate may hold an older state after a publish swap (two
+    nights behind), so every watermark is read from this table itself: batches after the newest
+    batch it holds (plus a look-back for late commits), judicial removals since those deliveries,
+    stewards' decisions since it was built, and rows whose status moves with the as-of date.
+    A change of the catalogue or rules, or an as-of date earlier than the table's, re-evaluates
+    everything. Records past retention leave the table; nothing else is ever deleted. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['record_id'], 'unique': true},
+            {'columns': ['subject_key']},
+            {'columns': ['decision_date']},
+            {'columns': ['catalogue_item', 'status']},
+        ],
+        post_hook=[
+            "delete from {{ this }} where retention_end < {{ as_of_date() }}",
+            "delete from {{ this }} as fct where not exists (select 1 from {{ ref('int_credit_record__lifecycle') }} as l where l.record_id = fct.record_id and l.catalogue_item is not null)",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('stg_quality__batches') }}
+
+with
+
+records as (
+
+    select *
+    from {{ ref('int_credit_record__lifecycle') }}
+    where catalogue_item is not null
+      and (retention_end is null or retention_end >= {{ as_of_date() }})
+
+),
+
+{% if is_incremental() %}
+
+previous as (
+
+    select
+        max(batch_id) as max_batch_id,
+        max(built_at) as last_built_at,
+        max(status_as_of) as last_as_of,
+        min(rules_fingerprint) as min_fingerprint,
+        max(rules_fingerprint) as max_fingerprint
+
+    from {{ this }}
+
+),
+
+new_batches as (
+
+    select batches.batch_id, batches.delivery_date
+    from {{ ref('stg_quality__batches') }} as batches
+    cross join previous
+    where batches.batch_id > coalesce(previous.max_batch_id, 0)
+       or batches.finished_at > previous.last_built_at - interval '{{ var("incremental_lookback_hours") }} hours'
+
+),
+
+reprocess_all as (
+
+    select
+        previous.last_built_at is null
+        or previous.min_fingerprint is distinct from current_fingerprint.value
+        or previous.max_fingerprint is distinct from current_fingerprint.value
+        or previous.last_as_of > {{ as_of_date() }} as flag
+
+    from previous
+    cross join (select max(rules_fingerprint) as value from records) as current_fingerprint
+
+),
+
+affected as (
+
+    select record_id from records
+    where batch_id in (select batch_id from new_batches)
+
+    union
+
+    select record_id from records
+    where ended_on >= (select min(delivery_date) from new_batches)
+
+    union
+
+    select records.record_id from records cross join previous
+    where records.governance_changed_at
+        > previous.last_built_at - interval '{{ var("incremental_lookback_hours") }} hours'
+
+    union
+
+    select record_id from {{ this }}
+    where subject_key is null
+       or {{ credit_record_status(as_of_date()) }} is distinct from status
+
+),
+
+{% endif %}
+
+selected as (
+
+    select * from records
+    {% if is_incremental() %}
+    where (select flag from reprocess_all)
+       or record_id in (select record_id from affected)
+    {% endif %}
+
+),
+
+statused as (
+
+    select
+        *,
+        {{ credit_record_status(as_of_date()) }} as status
+
+    from selected
+
+),
+
+final as (
+
+    select
+        record_id,
+        feed,
+        record_type,
+        subject_key,
+        subject_category,
+        subject_resolution,
+        party_name,
+        party_id_masked,
+        catalogue_edition,
+        catalogue_item,
+        item_name,
+        art11_category,
+        public_attribute,
+        severity,
+        is_publishable,
+        joint_discipline,
+        rule_version,
+        decision_date,
+        publicity_start,
+        publicity_end,
+        earliest_repair_on,
+        retention_end,
+        status,
+        {{ credit_record_status_since('status', as_of_date()) }} as status_since,
+        has_pending_objection or source_status = 'disputed' as is_disputed,
+        source_status,
+        ended_on,
+        has_pending_objection,
+        objection_outcome,
+        repaired_on,
+        authority_name,
+        summary,
+        batch_id,
+        source_file,
+        source_row,
+        {{ as_of_date() }} as status_as_of,
+        rules_fingerprint,
+        {{ dbt.current_timestamp() }} as built_at
+
+    from statused
+
+)
+
+select * from final

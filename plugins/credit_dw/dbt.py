@@ -1,0 +1,110 @@
+"""Run the project's dbt build in-process, against the warehouse the rest of the code uses.
+
+Why a wrapper: dbt's profile (``dbt_project/profiles.yml``) reads only ``DBT_*`` environment
+variables, so the CLI, the tests and Cosmos share one profile file; this module derives those
+variables from ``WAREHOUSE_DSN`` (``credit_dw.config.warehouse_dsn``) so nobody configures the
+connection twice. dbt always ``SET ROLE transformer`` (profile ``role``), which may read ``raw``
+and ``governance`` but never ``restricted``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from psycopg.conninfo import conninfo_to_dict
+
+from credit_dw.config import PROJECT_ROOT, warehouse_dsn
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+
+DBT_PROJECT_DIR: Path = PROJECT_ROOT / "dbt_project"
+PROFILE_NAME = "credit_dw"
+TARGET_NAME = "warehouse"
+
+# statuses of dbt node results that mean the node did not do its job
+_FAILED = {"error", "fail", "runtime error", "skipped"}
+
+
+class DbtRunError(RuntimeError):
+    """A dbt invocation failed; the message names the failed nodes and what they said."""
+
+
+def dbt_env(dsn: str | None = None) -> dict[str, str]:
+    """``DBT_HOST``, ``DBT_PORT``, ``DBT_USER``, ``DBT_PASSWORD``, ``DBT_DBNAME`` for a DSN.
+
+    Defaults follow libpq: port 5432, user = the OS user, dbname = user.
+    """
+    params = conninfo_to_dict(dsn or warehouse_dsn())
+    user = str(params.get("user") or getpass.getuser())
+    return {
+        "DBT_HOST": str(params.get("host") or params.get("hostaddr") or "127.0.0.1"),
+        "DBT_PORT": str(params.get("port") or 5432),
+        "DBT_USER": user,
+        "DBT_PASSWORD": str(params.get("password") or ""),
+        "DBT_DBNAME": str(params.get("dbname") or user),
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """dbt's env_var() reads os.environ: set the values for one invocation, then restore."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _with_project_flags(args: list[str]) -> list[str]:
+    flags = list(args)
+    if "--project-dir" not in flags:
+        flags += ["--project-dir", str(DBT_PROJECT_DIR)]
+    if "--profiles-dir" not in flags:
+        flags += ["--profiles-dir", str(DBT_PROJECT_DIR)]
+    return flags
+
+
+def failed_nodes(result: dbtRunnerResult) -> list[str]:
+    """``unique_id: message`` of every node that errored, failed or was skipped."""
+    results = getattr(result.result, "results", None) or []
+    lines = []
+    for node_result in results:
+        status = str(getattr(node_result.status, "value", node_result.status)).lower()
+        if status in _FAILED:
+            node = getattr(node_result, "node", None)
+            name = getattr(node, "unique_id", None) or getattr(node_result, "unique_id", "?")
+            message = (node_result.message or status).strip().splitlines()
+            lines.append(f"{name} [{status}]: {message[0] if message else status}")
+    return lines
+
+
+def run_dbt(args: list[str], dsn: str | None = None) -> dbtRunnerResult:
+    """Invoke dbt (e.g. ``["build", "--vars", "{as_of_date: '2026-11-20'}"]``) on the project.
+
+    Raises ``DbtRunError`` naming each failed node when the invocation does not succeed, so a
+    caller (Airflow task, CLI) fails with the reason in its log rather than "dbt failed".
+    """
+    from dbt.cli.main import dbtRunner
+
+    with _environment(dbt_env(dsn)):
+        result = dbtRunner().invoke(_with_project_flags(args))
+    if result.success:
+        return result
+    failures = failed_nodes(result)
+    command = " ".join(args[:1]) or "dbt"
+    if failures:
+        detail = "\n  ".join(failures)
+        raise DbtRunError(f"dbt {command} failed on {len(failures)} node(s):\n  {detail}")
+    reason = result.exception or "see dbt's log output above"
+    raise DbtRunError(f"dbt {command} failed before running nodes: {reason}")

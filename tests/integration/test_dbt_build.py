@@ -1,0 +1,314 @@
+"""The dbt project built end to end on a fresh warehouse with a few hand-written raw rows.
+
+Two "nights" of deliveries go into the raw tables (as the loader would leave them), dbt builds
+after each, then a full refresh of the same data must give exactly the incremental result. The
+marts are then checked for what the issue promises: statuses over time, the publication rules,
+no clear personal ID in public_disclosure, and least privilege for analysts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import date
+from hashlib import sha256
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from credit_dw.dbt import run_dbt
+from credit_dw.identifiers import is_valid_resident_id, mask_id
+
+pytestmark = pytest.mark.slow
+
+NIGHT_1 = date(2026, 11, 1)
+NIGHT_2 = date(2026, 11, 20)
+
+ORG_A = "91320102MA1K3BTP2L"  # registered, later renamed; dishonest judgment debtor, tax rating A
+ORG_B = "913202111357924635"  # registered with a legacy registration number
+ORG_C = "92320583MA2PBMEM21"  # individual business, penalised by organisation code only
+ORG_D = "91320106246813570M"  # not in the register, penalised by USCC
+REGNO_B = "320102400000120"
+PERSON_ID = "320102198503151230"  # a natural person's clear ID: must never reach a mart
+PERSON_HASH = hmac.new(b"test", PERSON_ID.encode(), sha256).hexdigest()
+JUDICIAL_PERSON_KEY = hmac.new(b"test", "3201**********1230|王某".encode(), sha256).hexdigest()
+
+
+def _manifest(conn: psycopg.Connection, feed: str, day: date, name: str) -> int:
+    return conn.execute(
+        "insert into quality.batch_manifest (feed, delivery_date, source_file, file_size, sha256,"
+        " status, started_at, rows_read, rows_loaded) values (%s, %s, %s, 1, md5(%s), 'loaded', now(), 0, 0)"
+        " returning batch_id",
+        (feed, day, f"{feed}/{day}/{name}", f"{feed}{day}{name}"),
+    ).fetchone()[0]
+
+
+def _insert(conn: psycopg.Connection, table: str, batch_id: int, rows: list[dict]) -> None:
+    for number, row in enumerate(rows, start=1):
+        row = {**row, "batch_id": batch_id, "source_file": f"{table}.file", "source_row": number}
+        columns = ", ".join(row)
+        marks = ", ".join(["%s"] * len(row))
+        conn.execute(f"insert into {table} ({columns}) values ({marks})", list(row.values()))
+
+
+def _registration(uscc: str, name: str, updated: str, **extra) -> dict:
+    return {"uscc": uscc, "name": name, "subject_type": "企业", "status": "存续",
+            "updated_at": updated, "founded_on": "2015-03-01", **extra}
+
+
+def _penalty(number: str, decided: str, types: list[str], op: str = "I", **party) -> dict:
+    return {"authority_code": "11320100MB0000000X", "decision_number": number, "operation": op,
+            "field_set": "current", "party_name": party.pop("party_name", "某某公司"),
+            "penalty_types": types, "decided_on": decided, "authority_name": "南京市市场监督管理局",
+            "content": "罚款", **party}
+
+
+def load_night_1(conn: psycopg.Connection) -> None:
+    b = _manifest(conn, "registration", NIGHT_1, "reg.csv")
+    _insert(conn, "raw.registration", b, [
+        _registration(ORG_A, "南京甲科技有限公司", "2026-10-30 09:00"),
+        _registration(ORG_B, "无锡乙制造有限公司", "2026-10-30 09:00", registration_number=REGNO_B),
+        _registration(ORG_C, "昆山丙商店", "2026-10-30 09:00", subject_type="个体工商户"),
+    ])
+    b = _manifest(conn, "penalty", NIGHT_1, "penalty.csv")
+    _insert(conn, "raw.penalty", b, [
+        # serious, Order 58 (3 months to 3 years): published until 2028-05-31
+        _penalty("宁市监罚〔2025〕1号", "2025-06-01", ["罚款", "吊销许可证件"], party_uscc=ORG_A),
+        # ordinary, by registration number only; a repair is approved on night 2
+        _penalty("宁市监罚〔2024〕7号", "2024-01-10", ["罚款"], party_registration_number=REGNO_B),
+        # by organisation code only (USCC positions 9-17); corrected on night 2
+        _penalty("宁市监罚〔2026〕3号", "2026-06-01", ["罚款"], party_organisation_code=ORG_C[8:17]),
+        # warning only: never published
+        _penalty("宁市监罚〔2026〕4号", "2026-07-01", ["警告"], party_uscc=ORG_D),
+        # minor under Order 36: not published
+        _penalty("宁市监罚〔2026〕5号", "2026-07-02", ["通报批评"], party_uscc=ORG_D),
+        # 2019 rule, ordinary: publicity ended 2023-02-28 (expired, still retained)
+        _penalty("宁市监罚〔2022〕9号", "2022-03-01", ["罚款"], party_uscc=ORG_D),
+        # past retention (publicity ended 2015, +5 years): never reaches the marts
+        _penalty("宁市监罚〔2015〕1号", "2015-01-05", ["罚款"], party_uscc=ORG_D),
+        # a natural person, ID as the loader leaves it: keyed hash + mask, free text leaking it
+        _penalty("宁市监罚〔2026〕6号", "2026-08-01", ["罚款"], party_name="张某", party_type="自然人",
+                 party_id_type="01", party_id_hash=PERSON_HASH, party_id_masked=mask_id(PERSON_ID),
+                 content=f"当事人身份证号{PERSON_ID}罚款"),
+        # unresolvable: registration number not in the register
+        _penalty("宁市监罚〔2026〕8号", "2026-08-02", ["罚款"], party_registration_number="320102400009999"),
+        # to be revoked on night 2
+        _penalty("宁市监罚〔2026〕10号", "2026-09-01", ["罚款"], party_uscc=ORG_B),
+    ])
+    b = _manifest(conn, "judicial", NIGHT_1, "judicial.jsonl")
+    _insert(conn, "raw.judicial_listing", b, [
+        {"case_code": "（2025）苏0102执1234号", "party_key": ORG_A, "list_type": "dishonest",
+         "content_hash": "h1", "party_name": "南京甲科技有限公司", "card_num": ORG_A, "party_uscc": ORG_A,
+         "party_type": "法人", "court_name": "南京市玄武区人民法院", "disrupt_type": "有履行能力而拒不履行",
+         "published_on": "2025-10-01", "first_seen_on": "2026-10-01", "last_seen_on": str(NIGHT_1)},
+        {"case_code": "（2025）苏0102执2000号", "party_key": JUDICIAL_PERSON_KEY, "list_type": "restricted",
+         "content_hash": "h2", "party_name": "王某", "card_num": "3201**********1230",
+         "party_type": "自然人", "court_name": "南京市玄武区人民法院",
+         "published_on": "2025-12-01", "first_seen_on": "2026-10-01", "last_seen_on": str(NIGHT_1)},
+    ])
+    b = _manifest(conn, "tax", NIGHT_1, "zdsswf.csv")
+    _insert(conn, "raw.tax_violation", b, [
+        {"authority_code": "11320000MB1111111X", "decision_number": "苏税稽罚〔2025〕1号",
+         "taxpayer_number": ORG_C, "taxpayer_uscc": ORG_C, "name": "昆山丙商店", "case_nature": "偷税",
+         "published_on": "2025-01-15", "status": "公布中"},
+    ])
+    b = _manifest(conn, "tax", NIGHT_1, "nsxy.csv")
+    _insert(conn, "raw.tax_rating", b, [
+        {"taxpayer_number": ORG_A, "taxpayer_uscc": ORG_A, "name": "南京甲科技有限公司",
+         "rating_year": 2025, "rating_level": "A", "rated_on": "2026-04-15"},
+        {"taxpayer_number": ORG_B, "taxpayer_uscc": ORG_B, "name": "无锡乙制造有限公司",
+         "rating_year": 2025, "rating_level": "D", "rated_on": "2026-04-15"},
+    ])
+    b = _manifest(conn, "social_insurance", NIGHT_1, "arrears.xlsx")
+    _insert(conn, "raw.social_insurance_arrears", b, [
+        {"unit_name": "无锡乙制造有限公司", "uscc": ORG_B, "insurance_type": "失业保险", "arrears_cny": 12000,
+         "document_type": "严重失信名单认定", "document_number": "锡人社认〔2026〕1号",
+         "department_code": "11320200MB2222222X", "decided_on": "2026-01-10", "status": "欠缴",
+         "updated_on": "2026-01-10"},
+        {"unit_name": "南京甲科技有限公司", "uscc": ORG_A, "insurance_type": "工伤保险", "arrears_cny": 800,
+         "document_type": "限期缴纳通知", "document_number": "宁人社通〔2026〕2号",
+         "department_code": "11320100MB3333333X", "decided_on": "2026-03-01", "status": "欠缴",
+         "updated_on": "2026-03-01"},
+    ])
+
+
+def load_night_2(conn: psycopg.Connection) -> None:
+    b = _manifest(conn, "registration", NIGHT_2, "reg.csv")
+    _insert(conn, "raw.registration", b, [
+        _registration(ORG_A, "南京甲智能科技有限公司", "2026-11-19 10:00"),
+    ])
+    b = _manifest(conn, "penalty", NIGHT_2, "penalty.csv")
+    _insert(conn, "raw.penalty", b, [
+        _penalty("宁市监罚〔2026〕3号", "2026-06-01", ["罚款"], op="U", party_organisation_code=ORG_C[8:17],
+                 content="罚款（更正）"),
+        _penalty("宁市监罚〔2026〕10号", "2026-09-01", ["罚款"], op="D", party_uscc=ORG_B),
+    ])
+    # tomorrow's judicial snapshot no longer carries the person's entry: removed, not deleted
+    _manifest(conn, "judicial", NIGHT_2, "judicial.jsonl")
+    conn.execute(
+        "update raw.judicial_listing set removed_on = %s where party_key = %s", (NIGHT_2, JUDICIAL_PERSON_KEY)
+    )
+    conn.execute(
+        "update raw.judicial_listing set last_seen_on = %s where removed_on is null", (NIGHT_2,)
+    )
+
+
+def record_id(feed: str, *parts: str) -> str:
+    import hashlib
+
+    return hashlib.md5("|".join([feed, *parts]).encode()).hexdigest()
+
+
+AUTHORITY = "11320100MB0000000X"
+
+
+def add_governance(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "insert into governance.credit_repair (record_id, approved_by, basis, effective_on)"
+        " values (%s, 'steward1', '已履行', %s)",
+        (record_id("penalty", AUTHORITY, "宁市监罚〔2024〕7号"), NIGHT_2),
+    )
+    conn.execute(
+        "insert into governance.objection (record_id, opened_by, basis) values (%s, 'steward1', '主体异议')",
+        (record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号"),),
+    )
+
+
+@pytest.fixture(scope="module")
+def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A private target/log path, so tests never overwrite the project's shared manifest."""
+    base = tmp_path_factory.mktemp("dbt")
+    return ["--target-path", str(base / "target"), "--log-path", str(base / "logs")]
+
+
+def build(dsn: str, flags: list[str], as_of: date, *extra: str) -> None:
+    run_dbt(["build", *flags, "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}", *extra], dsn=dsn)
+
+
+def rows(dsn: str, query: str, *params) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+FCT_COLUMNS = """record_id, feed, record_type, subject_key, subject_category, subject_resolution,
+    party_name, party_id_masked, catalogue_edition, catalogue_item, item_name, art11_category,
+    public_attribute, severity, is_publishable, joint_discipline, rule_version, decision_date,
+    publicity_start, publicity_end, earliest_repair_on, retention_end, status, status_since,
+    is_disputed, source_status, ended_on, has_pending_objection, objection_outcome, repaired_on,
+    authority_name, summary, batch_id, source_file, source_row, status_as_of, rules_fingerprint"""
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_dsn: str, dbt_target: list[str]) -> str:
+    """Night 1 build, night 2 incremental build, then a full refresh into a copy for comparison."""
+    with psycopg.connect(warehouse_dsn) as conn:
+        load_night_1(conn)
+    build(warehouse_dsn, dbt_target, NIGHT_1)
+    with psycopg.connect(warehouse_dsn) as conn:
+        load_night_2(conn)
+        add_governance(conn)
+    build(warehouse_dsn, dbt_target, NIGHT_2)
+    with psycopg.connect(warehouse_dsn) as conn:
+        conn.execute(
+            f"create table public.fct_incremental as select {FCT_COLUMNS} from marts_candidate.fct_credit_record"
+        )
+    build(warehouse_dsn, dbt_target, NIGHT_2, "--full-refresh")
+    return warehouse_dsn
+
+
+def test_incremental_equals_full_refresh(built: str) -> None:
+    only_incremental = rows(built, f"select {FCT_COLUMNS} from public.fct_incremental"
+                                   f" except select {FCT_COLUMNS} from marts_candidate.fct_credit_record")
+    only_full = rows(built, f"select {FCT_COLUMNS} from marts_candidate.fct_credit_record"
+                            f" except select {FCT_COLUMNS} from public.fct_incremental")
+    assert only_incremental == only_full == []
+    assert rows(built, "select count(*) from public.fct_incremental")[0][0] > 10
+
+
+def _status(dsn: str, feed: str, *key: str) -> tuple:
+    found = rows(dsn, "select status, catalogue_item, is_publishable, publicity_end, subject_key,"
+                      " subject_resolution from marts_candidate.fct_credit_record where record_id = %s",
+                 record_id(feed, *key))
+    return found[0] if found else None
+
+
+def test_statuses_over_time(built: str) -> None:
+    status = {number: _status(built, "penalty", AUTHORITY, number) for number in [
+        "宁市监罚〔2025〕1号", "宁市监罚〔2024〕7号", "宁市监罚〔2026〕3号", "宁市监罚〔2026〕4号",
+        "宁市监罚〔2026〕5号", "宁市监罚〔2022〕9号", "宁市监罚〔2015〕1号", "宁市监罚〔2026〕10号",
+        "宁市监罚〔2026〕8号"]}
+    assert status["宁市监罚〔2025〕1号"][:2] == ("disputed", "PEN-GENERAL")
+    assert status["宁市监罚〔2025〕1号"][3] == date(2028, 5, 31)
+    assert status["宁市监罚〔2024〕7号"][0] == "repaired"
+    assert status["宁市监罚〔2024〕7号"][4:] == (ORG_B, "registration_number")
+    assert status["宁市监罚〔2026〕3号"][0] == "corrected"
+    assert status["宁市监罚〔2026〕3号"][4:] == (ORG_C, "organisation_code")
+    assert status["宁市监罚〔2026〕4号"][1:3] == ("PEN-WARNING", False)
+    assert status["宁市监罚〔2026〕5号"][2] is False  # minor under Order 36
+    assert status["宁市监罚〔2022〕9号"][0] == "expired"
+    assert status["宁市监罚〔2015〕1号"] is None  # past retention
+    assert status["宁市监罚〔2026〕10号"][0] == "revoked"
+    assert status["宁市监罚〔2026〕8号"][4:] == (None, "unresolved")
+    judicial = rows(built, "select party_name, status, ended_on from marts_candidate.fct_credit_record"
+                           " where feed = 'judicial' order by party_name")
+    assert ("王某", "removed", NIGHT_2) in judicial
+    assert ("南京甲科技有限公司", "active", None) in judicial
+
+
+def test_public_disclosure_publishes_only_what_may_be_published(built: str) -> None:
+    published = rows(built, "select * from marts_candidate.public_disclosure")
+    assert published, "something must be published"
+    items = {r[0] for r in rows(built, "select distinct catalogue_item from marts_candidate.public_disclosure")}
+    assert items.isdisjoint({"PEN-WARNING", "TAX-RATING-OTHER", "SI-NOTICE"})
+    non_public = rows(built, """
+        select d.record_id from marts_candidate.public_disclosure d
+        join marts_candidate.fct_credit_record f using (record_id)
+        where not f.is_publishable or f.public_attribute <> 'actively_public'
+           or f.status not in ('active', 'disputed', 'corrected')""")
+    assert non_public == []
+    for row in published:
+        for value in row:
+            for match in re.findall(r"\d{17}[\dX]", str(value)):
+                assert not is_valid_resident_id(match), f"clear ID published: {row}"
+    person = rows(built, "select subject_name, id_masked, uscc, summary from marts_candidate.public_disclosure"
+                         " where subject_category = 'natural_person'")
+    assert person == [("张某", mask_id(PERSON_ID), None, "罚款；当事人身份证号3201**********1230罚款")]
+    disputed = rows(built, "select is_disputed from marts_candidate.public_disclosure where record_id = %s",
+                    record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号"))
+    assert disputed == [(True,)]
+
+
+def test_subject_dimension_and_history(built: str) -> None:
+    dim = dict(rows(built, "select subject_key, name from marts_candidate.dim_credit_subject"))
+    assert dim[ORG_A] == "南京甲智能科技有限公司"
+    assert ORG_D in dim and PERSON_HASH in dim
+    region = rows(built, "select region_name, city_name from marts_candidate.dim_credit_subject"
+                         " where subject_key = %s", ORG_A)
+    assert region[0][1] == "南京市"
+    history = rows(built, "select name, is_current from marts_candidate.dim_credit_subject_history"
+                          " where subject_key = %s order by valid_from", ORG_A)
+    assert history == [("南京甲科技有限公司", False), ("南京甲智能科技有限公司", True)]
+
+
+def test_no_model_reads_restricted() -> None:
+    models = Path(__file__).resolve().parents[2] / "dbt_project"
+    for path in [*models.rglob("*.sql"), *models.rglob("*.yml")]:
+        if "target" in path.parts:
+            continue
+        assert "restricted" not in path.read_text().lower() or path.suffix == ".yml", path
+
+
+def test_analyst_reads_marts_but_not_raw_or_restricted(built: str) -> None:
+    with psycopg.connect(built, autocommit=True) as conn:
+        # what the publish step does: marts holds the candidate's tables, analysts may select them
+        conn.execute("create table marts.analyst_probe as select * from marts_candidate.public_disclosure")
+        conn.execute("grant select on all tables in schema marts to analyst")
+        conn.execute("set role analyst")
+        conn.execute("select count(*) from marts.analyst_probe")
+        for table in ["raw.penalty", "restricted.person_identity", "marts_candidate.fct_credit_record",
+                      "staging.stg_penalty__decisions", "governance.objection"]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"select 1 from {table} limit 1")
+        conn.execute("reset role")
+        conn.execute("drop table marts.analyst_probe")
