@@ -297,6 +297,9 @@ def test_judicial_snapshot_evolves_day_to_day(landing) -> None:
             "caseCode", "iname", "cardNum", "partyType", "sexy", "age", "businessEntity", "courtName",
             "areaName", "gistId", "gistUnit", "duty", "performance", "performedPart", "unperformPart",
             "disruptTypeName", "regDate", "publishDate", "listType"}
+    for i, snap in enumerate(snapshots):
+        per_key = Counter((e["caseCode"], e["iname"], e["cardNum"], e["listType"]) for e in snap if e["iname"])
+        assert sum(n - 1 for n in per_key.values()) == summary.defects("judicial", _day(i))["duplicate_key"]
     keys = [{(e["caseCode"], e["iname"], e["listType"]) for e in snap} for snap in snapshots]
     for before, after in pairwise(keys):
         assert before - after, "some listings must be removed"

@@ -102,7 +102,8 @@ def _entry(plan: Plan, listing: Listing, e: int, partial: bool) -> dict:
         party = {"iname": p.name, "cardNum": mask_id(p.resident_id), "partyType": "自然人", "sexy": p.sex,
                  "age": p.age_on(first_day), "businessEntity": ""}
     owed = r.randint(2000, 3_000_000)
-    paid = owed * r.randint(10, 60) // 100 if partial else 0
+    share_paid = r.randint(10, 60)  # drawn even when unused: later draws must not depend on the day
+    paid = owed * share_paid // 100 if partial else 0
     list_type = r.choice(("dishonest", "dishonest", "restricted"))
     if sibling:
         list_type = "restricted" if list_type == "dishonest" else "dishonest"
