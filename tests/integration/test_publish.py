@@ -22,8 +22,8 @@ _MARTS = {
     "fct_credit_record": "record_id text, subject_key text, status text, publicity_start date,"
                          " publicity_end date, facts text",
     "subject_credit_profile": "subject_key text, records integer, grade text",
-    "public_disclosure": "record_id text, subject_key text, publicity_start date, publicity_end date,"
-                         " summary text",
+    "public_disclosure": "record_id text, uscc text, publicity_start date, publicity_end date,"
+                         " summary text, status text, disclosed_as_of date",
     "joint_discipline_list": "subject_key text, record_id text, measure text",
 }
 
@@ -56,7 +56,8 @@ def build_candidate(dsn: str, generation: int, poison: frozenset[str] = frozense
         summary = f"法定代表人身份证 {CLEAR_ID}" if "clear_id" in poison else "罚款"
         conn.execute(
             "insert into marts_candidate.public_disclosure values"
-            " ('r1', 's1', '2025-01-01', '2026-12-31', %(s)s, %(g)s)", {"g": g, "s": summary})
+            " ('r1', '121200004013590816', '2025-01-01', '2026-12-31', %(s)s, 'active', '2026-06-01', %(g)s)",
+            {"g": g, "s": summary})
         conn.execute("insert into marts_candidate.subject_credit_profile values ('s1', 1, 'B', %(g)s),"
                      " ('s2', 1, 'A', %(g)s)", {"g": g})
         conn.execute("insert into marts_candidate.joint_discipline_list values ('s1', 'r1', '限制', %(g)s)",
@@ -143,18 +144,18 @@ def test_missing_mart_and_window_violations_fail(fresh_dsn: str) -> None:
     with psycopg.connect(fresh_dsn) as conn:
         conn.execute("drop table marts_candidate.joint_discipline_list")
         conn.execute("insert into marts_candidate.public_disclosure values"
-                     " ('r9', 's9', '2020-01-01', '2020-06-01', 'x', 1)")
+                     " ('r9', null, '2020-01-01', '2020-06-01', 'x', 'active', '2026-06-01', 1)")
         conn.execute("insert into marts_candidate.fct_credit_record values"
                      " ('r8', 's1', 'unknown', '2025-01-01', '2024-01-01', 'x', 1)")
-    result = gate.validate_candidate_marts("run-w", as_of=AS_OF)
+    result = gate.validate_candidate_marts("run-w")   # window on the mart's disclosed_as_of
     failed = {(o.suite, f["expectation"], f.get("description") or f.get("column"))
               for o, f in result.failures()}
     assert ("mart_joint_discipline_list", "table_exists",
             "marts_candidate.joint_discipline_list does not exist: did dbt build it?") in failed
     assert ("mart_public_disclosure", "unexpected_rows_expectation",
-            "every row is inside its publicity window on 2026-06-01") in failed
+            "every row is inside its publicity window on disclosed_as_of") in failed
     assert ("mart_public_disclosure", "unexpected_rows_expectation",
-            "every subject_key exists in dim_credit_subject") in failed
+            "every record_id exists in fct_credit_record") in failed
     assert ("mart_fct_credit_record", "unexpected_rows_expectation",
             "publicity_end is not before publicity_start") in failed
     assert ("mart_fct_credit_record", "expect_column_values_to_be_in_set", "status") in failed

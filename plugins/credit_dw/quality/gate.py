@@ -143,19 +143,20 @@ def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: da
 
 def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
                              dsn: str | None = None) -> GateResult:
-    """Validate every table in ``marts_candidate`` (and require the core marts) before publish."""
-    as_of = as_of or today()
+    """Validate every table in ``marts_candidate`` (and require the core marts) before publish.
+
+    ``as_of``: the date publicity windows are checked on; by default the mart's own
+    ``disclosed_as_of`` (the date dbt built it for).
+    """
     with db.connect(dsn) as conn:
-        columns: dict[str, list[str]] = {}
+        columns: dict[str, dict[str, bool]] = {}
         for table, column, is_text in conn.execute(
             "select c.table_name, c.column_name, c.data_type in ('text', 'character varying', 'character')"
             " from information_schema.columns c where c.table_schema = %s"
             " order by c.table_name, c.ordinal_position",
             (suites.CANDIDATE_SCHEMA,),
         ).fetchall():
-            columns.setdefault(table, [])
-            if is_text:
-                columns[table].append(column)
+            columns.setdefault(table, {})[column] = is_text
     outcomes = [
         results.missing_target(f"mart_{t}", f"{suites.CANDIDATE_SCHEMA}.{t}",
                                f"{suites.CANDIDATE_SCHEMA}.{t} does not exist: did dbt build it?")
@@ -164,13 +165,13 @@ def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
     ]
     plans = [
         _Plan(
-            suite=lambda t=t, text=text: suites.mart_suite(suites.MART_TABLES.get(t), t, text, as_of),
+            suite=lambda t=t, cols=cols: suites.mart_suite(suites.MART_TABLES.get(t), t, cols, as_of),
             suite_name=f"mart_{t}",
             asset=f"mart_{t}",
             target=f"{suites.CANDIDATE_SCHEMA}.{t}",
-            statistics={"as_of": as_of.isoformat()},
+            statistics={"as_of": as_of.isoformat() if as_of else suites.AS_OF_COLUMN},
         )
-        for t, text in sorted(columns.items())
+        for t, cols in sorted(columns.items())
     ]
     outcomes += _run(run_id, "marts", plans, {}, dsn)
     return _store(run_id, "marts", outcomes, dsn)

@@ -131,42 +131,54 @@ DEFAULT_MAX_DELIVERY_AGE_DAYS = 3
 
 @dataclass(frozen=True)
 class MartRules:
-    """What a candidate mart must satisfy before it may be published."""
+    """What a candidate mart must satisfy before it may be published.
+
+    Column names follow ``dbt_project/models/marts/*.yml``; keep them in step.
+    """
 
     table: str
     key: tuple[str, ...]
-    subject_key: str | None = "subject_key"        # must exist in dim_credit_subject
+    references: tuple[tuple[str, str, str], ...] = ()   # (column, candidate table, its column)
     window: tuple[str, str] | None = None          # (start, end): end not before start
     public_window: bool = False                    # every row public on the as-of date
     value_sets: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
-RECORD_STATUSES = ("active", "expired", "repaired", "revoked", "removed", "disputed")
+RECORD_STATUSES = ("active", "expired", "repaired", "revoked", "removed", "disputed", "corrected", "withdrawn")
+_SUBJECT_REF = (("subject_key", "dim_credit_subject", "subject_key"),)
 
 MART_TABLES: dict[str, MartRules] = {
     m.table: m
     for m in (
-        MartRules("dim_credit_subject", key=("subject_key",), subject_key=None),
+        MartRules("dim_credit_subject", key=("subject_key",)),
         MartRules(
             "fct_credit_record",
             key=("record_id",),
+            references=_SUBJECT_REF,          # null subject_key = unresolved, allowed
             window=("publicity_start", "publicity_end"),
             value_sets={"status": RECORD_STATUSES},
         ),
-        MartRules("subject_credit_profile", key=("subject_key",)),
+        MartRules("subject_credit_profile", key=("subject_key",), references=_SUBJECT_REF),
         MartRules(
             "public_disclosure",
             key=("record_id",),
+            references=(("record_id", "fct_credit_record", "record_id"),),
             window=("publicity_start", "publicity_end"),
             public_window=True,
+            value_sets={"status": ("active", "disputed", "corrected")},
         ),
-        MartRules("joint_discipline_list", key=("subject_key", "record_id")),
+        MartRules("joint_discipline_list", key=("subject_key", "record_id"), references=_SUBJECT_REF),
     )
 }
 
+# Mart column holding the as-of date the mart was built for (dbt var); the window check uses it
+# unless the caller names an as-of date.
+AS_OF_COLUMN = "disclosed_as_of"
+
 # Organisation identifiers that legitimately are 15 or 18 digits (registration numbers, all-digit
 # USCCs of public institutions); they are checked as identifiers, not as personal-ID leaks.
-ID_LEAK_EXEMPT_COLUMNS = re.compile(r"(^|_)(uscc|registration_number|organisation_code)$")
+# subject_key is a USCC or a 64-hex HMAC, never a clear number.
+ID_LEAK_EXEMPT_COLUMNS = re.compile(r"(^|_)(uscc|registration_number|organisation_code|subject_key)$")
 
 
 def _expectation(name: str, **kwargs: Any) -> Any:
@@ -225,8 +237,12 @@ def delivery_suite(table: str) -> Any:
     )
 
 
-def mart_suite(rules: MartRules | None, table: str, text_columns: list[str], as_of: date) -> Any:
-    """Suite ``mart_<table>``: keys, windows, references, statuses, and no clear ID numbers."""
+def mart_suite(rules: MartRules | None, table: str, columns: dict[str, bool], as_of: date | None) -> Any:
+    """Suite ``mart_<table>``: keys, references, windows, statuses, and no clear ID numbers.
+
+    ``columns`` maps the candidate table's columns to "is text"; ``as_of`` None means the
+    mart's own ``disclosed_as_of`` (or today when it has none).
+    """
     import great_expectations as gx
 
     exps: list[Any] = []
@@ -237,16 +253,14 @@ def mart_suite(rules: MartRules | None, table: str, text_columns: list[str], as_
             exps.append(_expectation("ExpectColumnValuesToBeUnique", column=rules.key[0]))
         else:
             exps.append(_expectation("ExpectCompoundColumnsToBeUnique", column_list=list(rules.key)))
-        if rules.subject_key:
-            exps.append(_expectation("ExpectColumnValuesToNotBeNull", column=rules.subject_key))
+        for column, other, other_column in rules.references:
             exps.append(_expectation(
                 "UnexpectedRowsExpectation",
-                description=f"every {rules.subject_key} exists in dim_credit_subject",
+                description=f"every {column} exists in {other}",
                 unexpected_rows_query=(
-                    f"select * from (select * from {{batch}}) b where b.{rules.subject_key} is not null"
-                    " and not exists "
-                    f"(select 1 from {CANDIDATE_SCHEMA}.dim_credit_subject d "
-                    f"where d.subject_key = b.{rules.subject_key})"
+                    f"select * from (select * from {{batch}}) b where b.{column} is not null"
+                    f" and not exists (select 1 from {CANDIDATE_SCHEMA}.{other} o"
+                    f" where o.{other_column} = b.{column})"
                 ),
             ))
         if rules.window:
@@ -257,13 +271,16 @@ def mart_suite(rules: MartRules | None, table: str, text_columns: list[str], as_
                 unexpected_rows_query=f"select * from {{batch}} where {end} < {start}",
             ))
             if rules.public_window:
+                if as_of is not None:
+                    on, label = f"date '{as_of.isoformat()}'", as_of.isoformat()
+                elif AS_OF_COLUMN in columns:
+                    on, label = AS_OF_COLUMN, AS_OF_COLUMN
+                else:
+                    on, label = "current_date", "current_date"
                 exps.append(_expectation(
                     "UnexpectedRowsExpectation",
-                    description=f"every row is inside its publicity window on {as_of.isoformat()}",
-                    unexpected_rows_query=(
-                        f"select * from {{batch}} where {end} < date '{as_of.isoformat()}' "
-                        f"or {start} > date '{as_of.isoformat()}'"
-                    ),
+                    description=f"every row is inside its publicity window on {label}",
+                    unexpected_rows_query=f"select * from {{batch}} where {end} < {on} or {start} > {on}",
                 ))
         exps += [
             _expectation("ExpectColumnValuesToBeInSet", column=c, value_set=list(values))
@@ -271,7 +288,7 @@ def mart_suite(rules: MartRules | None, table: str, text_columns: list[str], as_
         ]
     exps += [
         _expectation("ExpectColumnValuesToNotMatchRegex", column=c, regex=CLEAR_ID_REGEX)
-        for c in text_columns
-        if not ID_LEAK_EXEMPT_COLUMNS.search(c)
+        for c, is_text in columns.items()
+        if is_text and not ID_LEAK_EXEMPT_COLUMNS.search(c)
     ]
     return gx.ExpectationSuite(name=f"mart_{table}", expectations=exps)
