@@ -130,6 +130,7 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
             result.batch_id = batch_id
             columns = _stage(conn, kind.raw_table)
             read = _copy_records(conn, source, validator, columns, batch_id, rel)
+            conn.execute("analyze _stage")  # temp tables are never auto-analysed; the joins below need stats
             _reject_duplicates(conn, kind, rel)
             _quarantine(conn, batch_id, spec.feed, rel)
             _register_persons(conn, batch_id)
