@@ -66,6 +66,9 @@ def _parse(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def parsed() -> dict[Path, dict]:
+    from credit_dw.orchestration.dbt_group import ensure_manifest
+
+    ensure_manifest()  # as `credit-dw airflow` does before any scheduler parses the build DAG
     return {path: _parse(path) for path in DAG_FILES}
 
 
