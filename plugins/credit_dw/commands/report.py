@@ -1,0 +1,23 @@
+"""``credit-dw report [--date D] [--out DIR]``: render the nightly HTML report and print its path."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("report", help="render the nightly steward report (static HTML)")
+    parser.add_argument("--date", type=date.fromisoformat, default=None,
+                        help="night to report, YYYY-MM-DD (default: today, Asia/Shanghai)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="reports folder (default: CREDIT_DW_REPORTS or var/reports)")
+    parser.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from credit_dw.report import render_report  # keeps `credit-dw --help` fast
+
+    print(render_report(out_dir=args.out, as_of=args.date))
+    return 0
