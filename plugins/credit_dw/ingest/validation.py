@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from credit_dw import identifiers as ids
@@ -69,6 +70,7 @@ class RowValidator:
         self.pii_key = pii_key
         self.drift: set[str] = set()
         self._known = {canonical_header(s) for s in field_set.known}
+        self._fields = [(spec, canonical_header(spec.source)) for spec in field_set.fields]
         self._hooks = [derive.HOOKS[name] for name in kind.derived]
 
     def validate(self, record: Record) -> RowOutcome:
@@ -79,8 +81,8 @@ class RowValidator:
         assert record.values is not None
         self.drift.update(k for k in record.values if k not in self._known)
         out.values.update(self.field_set.constants)
-        for spec in self.field_set.fields:
-            self._field(spec, record.values, out)
+        for spec, source_name in self._fields:
+            self._field(spec, source_name, record.values, out)
         if not out.rejected:
             for hook in self._hooks:
                 hook(out.values, self.pii_key)
@@ -88,10 +90,10 @@ class RowValidator:
 
     # --- one field ---------------------------------------------------------------------------
 
-    def _field(self, spec: FieldSpec, source: dict[str, Any], out: RowOutcome) -> None:
+    def _field(self, spec: FieldSpec, source_name: str, source: dict[str, Any], out: RowOutcome) -> None:
         if spec.flag_column:
             out.values.setdefault(spec.flag_column, False)
-        text = _clean(source.get(canonical_header(spec.source)))
+        text = _clean(source.get(source_name))
         if spec.type == "enum_list" and spec.column:
             out.values.setdefault(spec.column, [])
         if text is None:
@@ -218,7 +220,7 @@ class RowValidator:
     # --- identifier validators (value is already normalised) ---------------------------------
 
     def _uscc(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
-        if ids.is_valid_uscc(code):
+        if _valid_uscc(code):
             return code
         if ids.uscc_shape_ok(code):
             expected = ids.uscc_check_char(code[:17])
@@ -288,6 +290,12 @@ class RowValidator:
                            f"{ids.uscc_check_char(code[:17])!r}; verify the code")
         raise _Invalid(reasons.INVALID_USCC, "neither an 18-symbol GB 32100 code nor a masked resident ID; "
                        "correct it")
+
+
+@lru_cache(maxsize=65536)
+def _valid_uscc(code: str) -> bool:
+    """Cached: authority and party codes repeat across the rows of a file."""
+    return ids.is_valid_uscc(code)
 
 
 class _Invalid(Exception):

@@ -11,8 +11,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
-_DATE_RE = re.compile(r"^\d{4}([-/]?)\d{1,2}\1\d{1,2}$")
+_DATE_RE = re.compile(r"^(\d{4})(?:([-/])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2}))$")
 _TIMESTAMP_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S",
     "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f",
@@ -26,14 +25,14 @@ _MAX_AMOUNT = Decimal("1e16")  # numeric(18, 2)
 
 def parse_date(text: str) -> date:
     """``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYYMMDD`` (one-digit month/day tolerated with separators)."""
-    if not _DATE_RE.match(text):
+    match = _DATE_RE.match(text)
+    if not match:
         raise ValueError("expected YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD")
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError("not a calendar date")
+    year, _, month, day, compact_month, compact_day = match.groups()
+    try:  # regex + date() rather than strptime: this runs for every date of every row
+        return date(int(year), int(month or compact_month), int(day or compact_day))
+    except ValueError as exc:
+        raise ValueError("not a calendar date") from exc
 
 
 def parse_timestamp(text: str) -> datetime:
