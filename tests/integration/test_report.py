@@ -111,3 +111,12 @@ def test_report_renders_on_an_empty_warehouse_via_cli(fresh_dsn: str, tmp_path: 
     dom = _dom(path, tmp_path)
     assert "NO PUBLICATION" in dom and "No deliveries in the last 30 nights." in dom
     assert "not available yet" in dom              # marts.unresolved_subject_records absent
+
+
+def test_gate_section_follows_the_run_id(fresh_dsn: str, tmp_path: Path) -> None:
+    """A backfill of night D publishes on another day: the run id finds its verdict."""
+    _populate(fresh_dsn)
+    html = render_report(tmp_path, NIGHT - timedelta(days=5), run_id="night-1").read_text(encoding="utf-8")
+    assert "BLOCKED" in html and "build_warehouse.gate_marts failed" in html
+    html = render_report(tmp_path, NIGHT - timedelta(days=5)).read_text(encoding="utf-8")
+    assert "NO PUBLICATION" in html

@@ -24,8 +24,14 @@ from credit_dw.report import charts, data
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def render_report(out_dir: Path | None = None, as_of: date | None = None, dsn: str | None = None) -> Path:
-    """Render the report of night ``as_of`` (default today, Shanghai); returns the dated file."""
+def render_report(out_dir: Path | None = None, as_of: date | None = None, *, run_id: str | None = None,
+                  dsn: str | None = None) -> Path:
+    """Render the report of night ``as_of`` (default today, Shanghai); returns the dated file.
+
+    Deliveries and rejections are those of delivery date ``as_of``; the gate section shows run
+    ``run_id`` when given (a backfill publishes on another day than its logical date), else the
+    last publish decision taken on that calendar day.
+    """
     as_of = as_of or today()
     root = Path(out_dir) if out_dir else reports_dir()
     target = root / as_of.isoformat() / "index.html"
@@ -46,11 +52,11 @@ def render_report(out_dir: Path | None = None, as_of: date | None = None, dsn: s
                 for feed, nights in sorted(deliveries.items())
             ],
             "rejections": data.rejection_reasons(conn, as_of),
-            "gate": data.gate(conn, as_of),
+            "gate": data.gate(conn, as_of, run_id),
             "unresolved": data.unresolved_subjects(conn),
             "anomalies": data.register_anomalies(conn),
             "objections": data.pending_objections(conn),
-            "alerts": data.alerts(conn, as_of),
+            "alerts": data.alerts(conn, as_of, run_id),
         }
     docs = data_docs_index()
     context["data_docs"] = os.path.relpath(docs, target.parent) if docs.exists() else None

@@ -83,20 +83,26 @@ def rejection_reasons(conn: psycopg.Connection, as_of: date) -> list[dict[str, A
     return reasons
 
 
-def gate(conn: psycopg.Connection, as_of: date) -> dict[str, Any]:
-    """The night's verdict: the latest publication decision of the day and its validations."""
-    day = _day(as_of)
-    publication = _dicts(conn.execute(
-        "select run_id, verdict, message, published_at, mart_row_counts from quality.publication"
-        " where published_at >= %s and published_at < %s order by publication_id desc limit 1",
-        day,
-    ))
-    run_ids = [publication[0]["run_id"]] if publication else [
-        r[0] for r in conn.execute(
-            "select distinct run_id from quality.validation_run"
-            " where validated_at >= %s and validated_at < %s", day,
-        ).fetchall()
-    ]
+def gate(conn: psycopg.Connection, as_of: date, run_id: str | None = None) -> dict[str, Any]:
+    """The night's verdict: the run's (or else the day's latest) publish decision and validations."""
+    if run_id is not None:
+        publication = _dicts(conn.execute(
+            "select run_id, verdict, message, published_at, mart_row_counts from quality.publication"
+            " where run_id = %s order by publication_id desc limit 1", (run_id,),
+        ))
+        run_ids = [run_id]
+    else:
+        publication = _dicts(conn.execute(
+            "select run_id, verdict, message, published_at, mart_row_counts from quality.publication"
+            " where published_at >= %s and published_at < %s order by publication_id desc limit 1",
+            _day(as_of),
+        ))
+        run_ids = [publication[0]["run_id"]] if publication else [
+            r[0] for r in conn.execute(
+                "select distinct run_id from quality.validation_run"
+                " where validated_at >= %s and validated_at < %s order by run_id", _day(as_of),
+            ).fetchall()
+        ]
     validations = _dicts(conn.execute(
         "select validation_id, suite, target, run_id, success, evaluated, successful,"
         " failed_expectations, validated_at from quality.validation_run"
@@ -154,9 +160,10 @@ def pending_objections(conn: psycopg.Connection) -> Table:
     ))])
 
 
-def alerts(conn: psycopg.Connection, as_of: date) -> list[dict[str, Any]]:
+def alerts(conn: psycopg.Connection, as_of: date, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Alerts of the run and of the night's calendar day."""
     return _dicts(conn.execute(
         "select raised_at, dag_id, task_id, run_id, severity, summary, delivered_to from quality.alert"
-        " where raised_at >= %s and raised_at < %s order by alert_id desc limit %s",
-        (*_day(as_of), SAMPLE_ROWS),
+        " where (raised_at >= %s and raised_at < %s) or run_id = %s order by alert_id desc limit %s",
+        (*_day(as_of), run_id, SAMPLE_ROWS),
     ))
