@@ -132,6 +132,7 @@ final as (
         windowed.item_name,
         windowed.art11_category,
         windowed.public_attribute,
+        coalesce(windowed.never_published, false) as never_published_item,
         windowed.effective_severity as severity,
         windowed.is_publishable,
         coalesce(windowed.joint_discipline, false) as joint_discipline,

@@ -1,0 +1,137 @@
+-- What stewards must look at in the register and the records' identifiers (one row each):
+--   uscc_check_failed        the register carries a USCC whose check character fails (kept, flagged)
+--   identifier_ambiguous     a registration number / organisation code leads to several USCCs
+--   uscc_not_in_register     a record names a USCC the register does not know
+--   record_after_deregistration  a decision dated after the subject was deregistered
+--   not_in_catalogue         a record type no catalogue item covers (not credit information, Art. 10)
+--   no_publicity_rule        a public item whose rule family has no rule for the decision date
+with
+
+registered as (
+
+    select * from {{ ref('int_registration__latest') }}
+
+),
+
+identifier_map as (
+
+    select * from {{ ref('int_subject__identifier_map') }}
+
+),
+
+records as (
+
+    select * from {{ ref('int_credit_record__lifecycle') }}
+
+),
+
+anomalies as (
+
+    select
+        'uscc_check_failed' as anomaly_type,
+        'warning' as severity,
+        uscc as subject_key,
+        null::text as record_id,
+        uscc as identifier,
+        'registered USCC fails the GB 32100 check character; accepted from the register, confirm with the registering authority' as detail,
+        batch_id,
+        source_file,
+        source_row
+    from registered
+    where uscc_check_failed
+
+    union all
+
+    select
+        'identifier_ambiguous',
+        'warning',
+        null,
+        null,
+        identifier,
+        identifier_type || ' leads to ' || candidate_count || ' USCCs; records carrying only it stay unresolved',
+        null,
+        null,
+        null
+    from identifier_map
+    where is_ambiguous
+
+    union all
+
+    select
+        'uscc_not_in_register',
+        'warning',
+        records.subject_key,
+        records.record_id,
+        records.subject_key,
+        records.feed || ' record names a USCC the register does not know',
+        records.batch_id,
+        records.source_file,
+        records.source_row
+    from records
+    left join registered on registered.uscc = records.subject_key
+    where records.subject_category = 'organisation'
+      and records.feed <> 'registration'
+      and registered.uscc is null
+
+    union all
+
+    select
+        'record_after_deregistration',
+        'warning',
+        records.subject_key,
+        records.record_id,
+        records.subject_key,
+        records.feed || ' decision of ' || records.decision_date || ' after deregistration on ' || registered.deregistered_on,
+        records.batch_id,
+        records.source_file,
+        records.source_row
+    from records
+    inner join registered on registered.uscc = records.subject_key
+    where records.feed <> 'registration'
+      and records.decision_date > registered.deregistered_on
+
+    union all
+
+    select
+        'not_in_catalogue',
+        'error',
+        subject_key,
+        record_id,
+        record_type,
+        'record type ' || record_type || ' has no item in the catalogue edition in force; kept out of the marts',
+        batch_id,
+        source_file,
+        source_row
+    from records
+    where catalogue_item is null
+
+    union all
+
+    select
+        'no_publicity_rule',
+        'error',
+        subject_key,
+        record_id,
+        catalogue_item,
+        'no publicity rule for ' || catalogue_item || ' decided on ' || decision_date || '; not published until the rules cover it',
+        batch_id,
+        source_file,
+        source_row
+    from records
+    where catalogue_item is not null
+      and public_attribute = 'actively_public'
+      and not never_published_item
+      and rule_version is null
+
+),
+
+final as (
+
+    select
+        md5(anomaly_type || '|' || coalesce(record_id, '') || '|' || coalesce(identifier, '')) as anomaly_id,
+        *
+    from anomalies
+
+)
+
+select * from final
