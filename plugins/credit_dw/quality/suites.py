@@ -167,7 +167,11 @@ MART_TABLES: dict[str, MartRules] = {
             public_window=True,
             value_sets={"status": ("active", "disputed", "corrected")},
         ),
-        MartRules("joint_discipline_list", key=("subject_key", "record_id"), references=_SUBJECT_REF),
+        MartRules(
+            "joint_discipline_list",
+            key=("record_id",),                # a subject with two listings has two rows
+            references=(*_SUBJECT_REF, ("record_id", "fct_credit_record", "record_id")),
+        ),
     )
 }
 
