@@ -39,7 +39,7 @@ def validate_feeds_step(run_id: str, day: date | None = None) -> dict:
     from credit_dw.quality import gate
 
     batch_ids = batches_for(day) if day else None
-    return _gate(gate.validate_feeds(run_id, batch_ids=batch_ids), run_id, "feeds")
+    return _gate(gate.validate_feeds(run_id, batch_ids=batch_ids, as_of=day), run_id, "feeds")
 
 
 def dbt_build_step(as_of: date) -> None:
@@ -80,7 +80,7 @@ def report_step(ds: str | date, run_id: str) -> Path:
             run_id, "the build did not complete (dbt or a gate failed); see the run's failed tasks"
         )
     as_of = date.fromisoformat(ds) if isinstance(ds, str) else ds
-    return render_report(as_of=as_of)
+    return render_report(as_of=as_of, run_id=run_id)
 
 
 def build(as_of: date, run_id: str) -> Path:

@@ -85,7 +85,7 @@ def test_judicial_snapshot_over_two_days_records_removals(night):
 
 
 def test_missing_delivery_fails_with_a_clear_message(night):
-    day = night["days"][0] - timedelta(days=30)
+    day = night["days"][-1] + timedelta(days=5)  # after the DAG's start date, never delivered
     done, log = _run(night, "ingest_penalty", day)
     assert done.returncode != 0
     assert f"penalty/{day.isoformat()}/_DONE did not appear" in log
