@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from hashlib import sha256
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
+from credit_dw import db
 from credit_dw.dbt import run_dbt
 from credit_dw.identifiers import is_valid_resident_id, mask_id
 
@@ -175,6 +181,26 @@ def add_governance(conn: psycopg.Connection) -> None:
     )
 
 
+@contextmanager
+def private_warehouse(prefix: str) -> Iterator[str]:
+    """A migrated database of the module's own: exact expectations need nobody else's raw rows."""
+    dsn = make_conninfo(db.ensure_server(), dbname=f"{prefix}_{secrets.token_hex(4)}")
+    db.ensure_database(dsn)
+    db.migrate(dsn)
+    try:
+        yield dsn
+    finally:
+        with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+            name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def dbt_dsn() -> Iterator[str]:
+    with private_warehouse("credit_dw_test_dbt") as dsn:
+        yield dsn
+
+
 @pytest.fixture(scope="module")
 def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A private target/log path, so tests never overwrite the project's shared manifest."""
@@ -194,14 +220,15 @@ def rows(dsn: str, query: str, *params) -> list[tuple]:
 FCT_COLUMNS = """record_id, feed, record_type, subject_key, subject_category, subject_resolution,
     party_name, party_id_masked, catalogue_edition, catalogue_item, item_name, art11_category,
     public_attribute, severity, is_publishable, joint_discipline, rule_version, decision_date,
-    publicity_start, publicity_end, earliest_repair_on, retention_end, status, status_since,
-    is_disputed, source_status, ended_on, has_pending_objection, objection_outcome, repaired_on,
+    publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, retention_end,
+    status, status_since, is_disputed, source_status, ended_on, has_pending_objection, objection_outcome, repaired_on,
     authority_name, summary, batch_id, source_file, source_row, status_as_of, rules_fingerprint"""
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_dsn: str, dbt_target: list[str]) -> str:
+def built(dbt_dsn: str, dbt_target: list[str]) -> str:
     """Night 1 build, night 2 incremental build, then a full refresh into a copy for comparison."""
+    warehouse_dsn = dbt_dsn
     with psycopg.connect(warehouse_dsn) as conn:
         load_night_1(conn)
     build(warehouse_dsn, dbt_target, NIGHT_1)

@@ -144,6 +144,8 @@ final as (
         publicity_start,
         publicity_end,
         earliest_repair_on,
+        repairable,
+        early_repair_allowed,
         retention_end,
         status,
         {{ credit_record_status_since('status', as_of_date()) }} as status_since,

@@ -1,0 +1,338 @@
+"""Objections, credit repair and retention purges (Art. 7(7), Art. 10): stewards' decisions as data.
+
+Why here and not in dbt: these are decisions people take one record at a time, with a name and a
+basis, and they must be refused on the spot when the rules do not allow them (a repair before the
+minimum publicity period, a second pending objection). They are written to ``governance.*`` under
+role ``steward``; the next dbt build turns them into statuses (disputed, corrected, withdrawn,
+repaired). Records are looked up in the published ``marts.fct_credit_record``, or in
+``marts_candidate`` before the first publication.
+
+The purge is the one place data leaves the warehouse: raw rows (and quarantined rows) past the
+catalogue's retention period are deleted, each table's count recorded in ``governance.purge_audit``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from credit_dw import db
+
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+IN_FORCE = ("active", "disputed", "corrected")
+LIFECYCLE_VIEW = "intermediate.int_credit_record__lifecycle"
+
+# Natural key of each raw table, in the order the dbt record models build natural_key
+# (models/intermediate/records/int_*__records.sql); the purge matches raw rows on it.
+RAW_NATURAL_KEYS: dict[str, list[str]] = {
+    "raw.registration": ["uscc"],
+    "raw.penalty": ["authority_code", "decision_number"],
+    "raw.judicial_listing": ["case_code", "party_key", "list_type"],
+    "raw.tax_violation": ["authority_code", "decision_number"],
+    "raw.tax_rating": ["taxpayer_number", "rating_year::text"],
+    "raw.social_insurance_arrears": ["department_code", "document_number", "insurance_type"],
+}
+_RECORD_COLUMNS = (
+    "record_id, feed, catalogue_item, item_name, status, status_since, is_publishable, rule_version,"
+    " publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, party_name"
+)
+
+
+class GovernanceError(Exception):
+    """A decision the rules do not allow, or a record / objection that does not exist."""
+
+
+def today() -> date:
+    return datetime.now(TIMEZONE).date()
+
+
+def find_record(conn: psycopg.Connection, record_id: str) -> dict | None:
+    """The record as last published (``marts``), else as last built (``marts_candidate``)."""
+    for schema in ("marts", "marts_candidate"):
+        exists = conn.execute("select to_regclass(%s)", (f"{schema}.fct_credit_record",)).fetchone()[0]
+        if exists is None:
+            continue
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                sql.SQL("select {} from {}.fct_credit_record where record_id = %s").format(
+                    sql.SQL(_RECORD_COLUMNS), sql.Identifier(schema)
+                ),
+                (record_id,),
+            ).fetchone()
+        if row:
+            return row | {"found_in": schema}
+        if conn.execute(sql.SQL("select exists (select from {}.fct_credit_record)").format(
+                sql.Identifier(schema))).fetchone()[0]:
+            return None  # the published fact is authoritative once it has rows
+    return None
+
+
+def _require_record(conn: psycopg.Connection, record_id: str) -> dict:
+    record = find_record(conn, record_id)
+    if record is None:
+        raise GovernanceError(
+            f"record {record_id} is not in marts.fct_credit_record (nor marts_candidate before the first "
+            "publication). Copy the record_id from the marts; records past retention are no longer held."
+        )
+    return record
+
+
+def _set_steward(conn: psycopg.Connection) -> None:
+    conn.execute("set local role steward")
+
+
+def open_objection(record_id: str, by: str, basis: str, dsn: str | None = None) -> int:
+    """Record an objection; until it is resolved the record is published flagged as disputed."""
+    with db.transaction(dsn) as conn:
+        record = _require_record(conn, record_id)
+        _set_steward(conn)
+        pending = conn.execute(
+            "select objection_id from governance.objection where record_id = %s and status = 'pending'",
+            (record_id,),
+        ).fetchone()
+        if pending:
+            raise GovernanceError(
+                f"objection {pending[0]} on record {record_id} is still pending: resolve it first "
+                f"(credit-dw objection resolve --objection-id {pending[0]} ...)."
+            )
+        objection_id = conn.execute(
+            "insert into governance.objection (record_id, opened_by, basis) values (%s, %s, %s)"
+            " returning objection_id",
+            (record["record_id"], by, basis),
+        ).fetchone()[0]
+    return objection_id
+
+
+def resolve_objection(
+    objection_id: int, decision: str, by: str, note: str, outcome: str | None = None, dsn: str | None = None
+) -> None:
+    """Uphold (the record is corrected or withdrawn) or reject (it stands) a pending objection."""
+    if decision not in ("upheld", "rejected"):
+        raise GovernanceError(f"decision must be upheld or rejected, not {decision!r}")
+    if decision == "upheld" and outcome not in ("corrected", "withdrawn"):
+        raise GovernanceError("an upheld objection needs --outcome corrected or --outcome withdrawn")
+    if decision == "rejected" and outcome is not None:
+        raise GovernanceError("a rejected objection has no outcome: leave out --outcome")
+    with db.transaction(dsn) as conn:
+        _set_steward(conn)
+        row = conn.execute(
+            "select status from governance.objection where objection_id = %s for update", (objection_id,)
+        ).fetchone()
+        if row is None:
+            raise GovernanceError(f"objection {objection_id} does not exist (see credit-dw objection list)")
+        if row[0] != "pending":
+            raise GovernanceError(f"objection {objection_id} was already {row[0]}; decisions are not changed")
+        conn.execute(
+            "update governance.objection set status = %s, outcome = %s, resolved_at = now(),"
+            " resolved_by = %s, decision_note = %s where objection_id = %s",
+            (decision, outcome, by, note, objection_id),
+        )
+
+
+def approve_repair(
+    record_id: str, by: str, basis: str, effective_on: date | None = None, dsn: str | None = None
+) -> int:
+    """Approve credit repair: publication ends on ``effective_on`` (default today); the record stays.
+
+    Refused when the record is not published or no longer in force, when its rule allows no repair
+    (court lists end only by the court's removal), or before the end of the minimum publicity
+    period unless the rule allows early repair.
+    """
+    effective_on = effective_on or today()
+    with db.transaction(dsn) as conn:
+        record = _require_record(conn, record_id)
+        _check_repair_allowed(record, effective_on)
+        _set_steward(conn)
+        existing = conn.execute(
+            "select repair_id, effective_on from governance.credit_repair where record_id = %s", (record_id,)
+        ).fetchone()
+        if existing:
+            raise GovernanceError(
+                f"record {record_id} was already repaired (repair {existing[0]}, effective {existing[1]})."
+            )
+        repair_id = conn.execute(
+            "insert into governance.credit_repair (record_id, approved_by, basis, effective_on)"
+            " values (%s, %s, %s, %s) returning repair_id",
+            (record_id, by, basis, effective_on),
+        ).fetchone()[0]
+    return repair_id
+
+
+def _check_repair_allowed(record: dict, effective_on: date) -> None:
+    rid, item, rule = record["record_id"], record["catalogue_item"], record["rule_version"] or "none"
+    if record["status"] not in IN_FORCE:
+        raise GovernanceError(
+            f"record {rid} is {record['status']} since {record['status_since']}: it is no longer published, "
+            "there is nothing to repair."
+        )
+    if not record["is_publishable"]:
+        raise GovernanceError(
+            f"record {rid} ({item}) is not published under rule {rule}; credit repair ends publication and "
+            "does not apply."
+        )
+    if not record["repairable"]:
+        raise GovernanceError(
+            f"rule {rule} allows no credit repair for {item} ({record['item_name']}): such listings end only "
+            "when the source removes them (e.g. the court's removal from its list)."
+        )
+    earliest = record["earliest_repair_on"]
+    if earliest and effective_on < earliest and not record["early_repair_allowed"]:
+        raise GovernanceError(
+            f"repair refused: under {rule} the minimum publicity period of record {rid} runs from "
+            f"{record['publicity_start']} to {earliest}; repair can take effect on {earliest} at the earliest "
+            f"(requested {effective_on})."
+        )
+
+
+def list_repairs(dsn: str | None = None) -> list[dict]:
+    """Every approved repair, newest first."""
+    with db.transaction(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        _set_steward(conn)
+        return cur.execute(
+            "select repair_id, record_id, effective_on, approved_by, approved_at, basis"
+            " from governance.credit_repair order by approved_at desc, repair_id desc"
+        ).fetchall()
+
+
+def list_objections(status: str | None = None, dsn: str | None = None) -> list[dict]:
+    """Objections (optionally only one status), newest first."""
+    with db.transaction(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        _set_steward(conn)
+        return cur.execute(
+            "select objection_id, record_id, status, outcome, opened_by, opened_at, basis, resolved_by,"
+            " resolved_at, decision_note from governance.objection"
+            " where %(status)s::text is null or status = %(status)s"
+            " order by opened_at desc, objection_id desc",
+            {"status": status},
+        ).fetchall()
+
+
+@dataclass(frozen=True)
+class PurgeCount:
+    table_name: str
+    rows_purged: int
+    rule: str
+
+
+def purge_expired(as_of: date | None = None, dsn: str | None = None, dry_run: bool = False) -> list[PurgeCount]:
+    """Delete raw and quarantined rows past retention on ``as_of``; one audit row per table.
+
+    Raw rows: every version of each record whose ``retention_end`` (catalogue retention years,
+    computed by dbt in ``intermediate.int_credit_record__lifecycle``) is before ``as_of``; with them
+    the registration history in the snapshot and personal IDs no remaining raw row refers to.
+    Quarantine: rows of batches delivered longer ago than the longest retention of their feed.
+    Runs as the connecting (administrative) user: it deletes in raw, quality and restricted.
+    With ``dry_run`` everything is counted in a transaction that is rolled back.
+    """
+    as_of = as_of or today()
+    counts: list[PurgeCount] = []
+    conn = db.connect(dsn)
+    try:
+        with conn.transaction() as tx:
+            if conn.execute("select to_regclass(%s)", (LIFECYCLE_VIEW,)).fetchone()[0] is None:
+                raise GovernanceError(
+                    f"{LIFECYCLE_VIEW} does not exist: build the warehouse once (credit-dw build) so retention "
+                    "ends are known, then purge."
+                )
+            conn.execute(
+                f"create temporary table purge_expired on commit drop as"
+                f" select record_id, source_table, natural_key, retention_end from {LIFECYCLE_VIEW}"
+                f" where retention_end < %s",
+                (as_of,),
+            )
+            rule = f"retention_end < {as_of} (catalogue retention_years, {LIFECYCLE_VIEW})"
+            purged_hashes = _purge_raw(conn, counts, rule)
+            _purge_snapshot(conn, counts, rule)
+            _purge_person_identities(conn, counts, purged_hashes)
+            _purge_quarantine(conn, counts, as_of)
+            _audit(conn, counts, as_of, dry_run)
+            if dry_run:
+                raise psycopg.Rollback(tx)
+    finally:
+        conn.close()
+    return counts
+
+
+def _purge_raw(conn: psycopg.Connection, counts: list[PurgeCount], rule: str) -> set[str]:
+    hashes: set[str] = set()
+    for table, key in RAW_NATURAL_KEYS.items():
+        schema, name = table.split(".")
+        returning = (
+            sql.SQL(" returning party_id_hash, legal_rep_id_hash") if table == "raw.penalty" else sql.SQL("")
+        )
+        cur = conn.execute(
+            sql.SQL(
+                "delete from {table} as r using purge_expired as e"
+                " where e.source_table = %s and e.natural_key = array[{key}]{returning}"
+            ).format(
+                table=sql.Identifier(schema, name),
+                key=sql.SQL(", ").join(sql.SQL("r.") + sql.SQL(part) for part in key),
+                returning=returning,
+            ),
+            (table,),
+        )
+        if table == "raw.penalty":
+            hashes.update(h for row in cur.fetchall() for h in row if h)
+        if cur.rowcount:
+            counts.append(PurgeCount(table, cur.rowcount, rule))
+    return hashes
+
+
+def _purge_snapshot(conn: psycopg.Connection, counts: list[PurgeCount], rule: str) -> None:
+    table = "snapshots.subject_registration_snapshot"
+    if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
+        return
+    cur = conn.execute(
+        "delete from snapshots.subject_registration_snapshot as s using purge_expired as e"
+        " where e.source_table = 'raw.registration' and e.natural_key = array[s.uscc]"
+    )
+    if cur.rowcount:
+        counts.append(PurgeCount(table, cur.rowcount, rule))
+
+
+def _purge_person_identities(conn: psycopg.Connection, counts: list[PurgeCount], hashes: set[str]) -> None:
+    """Clear IDs of purged penalty parties that no remaining raw row refers to."""
+    if not hashes:
+        return
+    cur = conn.execute(
+        "delete from restricted.person_identity as p where p.id_hash = any(%s)"
+        " and not exists (select from raw.penalty r where p.id_hash in (r.party_id_hash, r.legal_rep_id_hash))",
+        (list(hashes),),
+    )
+    if cur.rowcount:
+        counts.append(PurgeCount("restricted.person_identity", cur.rowcount, "no raw row refers to the ID any more"))
+
+
+def _purge_quarantine(conn: psycopg.Connection, counts: list[PurgeCount], as_of: date) -> None:
+    if conn.execute("select to_regclass('staging.credit_catalogue')").fetchone()[0] is None:
+        return
+    cur = conn.execute(
+        "delete from quality.rejected_rows as q using quality.batch_manifest as b,"
+        " (select feed, max(retention_years) as years from staging.credit_catalogue group by feed) as c"
+        " where q.batch_id = b.batch_id and c.feed = b.feed"
+        " and b.delivery_date + make_interval(years => c.years) < %s",
+        (as_of,),
+    )
+    if cur.rowcount:
+        counts.append(PurgeCount(
+            "quality.rejected_rows", cur.rowcount,
+            f"delivered before {as_of} minus the longest retention_years of the feed's catalogue items",
+        ))
+
+
+def _audit(conn: psycopg.Connection, counts: list[PurgeCount], as_of: date, dry_run: bool) -> None:
+    record_ids = [r[0] for r in conn.execute("select record_id from purge_expired order by 1 limit 1000")]
+    records = conn.execute("select count(*) from purge_expired").fetchone()[0]
+    detail = {"as_of": as_of.isoformat(), "records": records, "record_ids": record_ids, "dry_run": dry_run}
+    rows = counts or [PurgeCount("*", 0, "nothing past retention")]
+    for count in rows:
+        conn.execute(
+            "insert into governance.purge_audit (table_name, rule, rows_purged, detail) values (%s, %s, %s, %s)",
+            (count.table_name, count.rule, count.rows_purged, json.dumps(detail)),
+        )
