@@ -88,6 +88,7 @@ anomalies as (
     from records
     inner join registered on registered.uscc = records.subject_key
     where records.feed <> 'registration'
+      and registered.registration_status = '注销'
       and records.decision_date > registered.deregistered_on
 
     union all

@@ -27,13 +27,13 @@ final as (
         null::text as severity,
         coalesce(founded_on, first_registered_update::date) as decision_date,
         coalesce(founded_on, first_registered_update::date) as publicity_start,
+        -- 注销 (deregistered) and 迁出 (moved out of the province) end the record here; 吊销 (licence
+        -- revoked) does not: the subject exists until it is deregistered
         case
-            when deregistered_on is not null then deregistered_on
-            when registration_status = '注销' then updated_at::date
+            when registration_status in ('注销', '迁出') then coalesce(deregistered_on, updated_at::date)
         end as ended_on,
-        case when deregistered_on is not null or registration_status = '注销' then 'removed' else 'active' end
-            as source_status,
-        coalesce(deregistered_on, updated_at::date) as source_status_since,
+        case when registration_status in ('注销', '迁出') then 'removed' else 'active' end as source_status,
+        updated_at::date as source_status_since,
         registering_authority as authority_name,
         concat_ws('；', subject_type, registration_status) as summary,
         batch_id,

@@ -34,12 +34,16 @@ final as (
         array[taxpayer_number, rating_year::text] as natural_key,
         case when rating_level = 'A' then 'tax.rating_a' else 'tax.rating_other' end as record_type,
         taxpayer_name as party_name,
-        'organisation' as party_category,
+        case when taxpayer_number ~ '^[0-9a-f]{64}$' then 'natural_person' else 'organisation' end
+            as party_category,
         taxpayer_uscc as party_uscc,
         null::text as party_registration_number,
         null::text as party_organisation_code,
-        case when taxpayer_uscc is null then taxpayer_number end as party_tax_number,
-        null::text as party_person_key,
+        case
+            when taxpayer_uscc is null and taxpayer_number !~ '^[0-9a-f]{64}$' then taxpayer_number
+        end as party_tax_number,
+        -- an individual business keyed by its owner's resident ID: the loader kept only the HMAC
+        case when taxpayer_number ~ '^[0-9a-f]{64}$' then taxpayer_number end as party_person_key,
         null::text as party_id_masked,
         null::text as severity,
         -- ratings of year Y are announced in spring of Y+1 when no rating date is delivered

@@ -39,12 +39,16 @@ final as (
         array[latest.authority_code, latest.decision_number] as natural_key,
         'tax.major_violation' as record_type,
         latest.taxpayer_name as party_name,
-        'organisation' as party_category,
+        case when latest.taxpayer_number ~ '^[0-9a-f]{64}$' then 'natural_person' else 'organisation' end
+            as party_category,
         latest.taxpayer_uscc as party_uscc,
         null::text as party_registration_number,
         null::text as party_organisation_code,
-        case when latest.taxpayer_uscc is null then latest.taxpayer_number end as party_tax_number,
-        null::text as party_person_key,
+        case
+            when latest.taxpayer_uscc is null and latest.taxpayer_number !~ '^[0-9a-f]{64}$' then latest.taxpayer_number
+        end as party_tax_number,
+        -- an individual business keyed by its owner's resident ID: the loader kept only the HMAC
+        case when latest.taxpayer_number ~ '^[0-9a-f]{64}$' then latest.taxpayer_number end as party_person_key,
         null::text as party_id_masked,
         null::text as severity,
         latest.published_on as decision_date,
