@@ -62,6 +62,20 @@ def publish_step(run_id: str) -> dict:
     return {"published": True}
 
 
+def docs_step(as_of: date) -> Path:
+    """dbt docs as one static HTML file for analysts: ``<reports>/dbt-docs/index.html``."""
+    import shutil
+
+    from credit_dw.config import reports_dir
+    from credit_dw.dbt import DBT_PROJECT_DIR, run_dbt
+
+    run_dbt(["docs", "generate", "--static", "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"])
+    target = reports_dir() / "dbt-docs" / "index.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DBT_PROJECT_DIR / "target" / "static_index.html", target)
+    return target
+
+
 def report_step(ds: str | date, run_id: str) -> Path:
     """Render the nightly report; first make sure the run has a verdict.
 
@@ -93,6 +107,7 @@ def build(as_of: date, run_id: str) -> Path:
         dbt_build_step(as_of)
         validate_marts_step(run_id)
         publish_step(run_id)
+        docs_step(as_of)
     finally:
         report = report_step(as_of, run_id)
     return report

@@ -71,6 +71,13 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
 
             return pipeline.publish_step(context["run_id"])
 
+        @task(task_id="dbt_docs")
+        def dbt_docs(**context) -> str:
+            """Static dbt docs (one HTML file) of what was just published, for analysts."""
+            from credit_dw import pipeline
+
+            return str(pipeline.docs_step(date.fromisoformat(context["ds"])))
+
         @task(task_id="report", trigger_rule="all_done", retries=1)
         def report(**context) -> str:
             """Runs also when the night is blocked: stewards need the report most then."""
@@ -82,5 +89,5 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
         dbt = dbt_task_group(as_of_date="{{ ds }}")
         marts_ok = validate_marts()
         published = publish()
-        feeds_ok >> dbt >> marts_ok >> published >> report()
+        feeds_ok >> dbt >> marts_ok >> published >> [dbt_docs(), report()]
     return dag
