@@ -1,11 +1,18 @@
-{#- Mask anything shaped like a resident ID (GB 11643: 6-digit area, 19xx/20xx birth date,
-    sequence, check) inside free text before it is published: first 4 and last 4 kept, as
-    published lists show it. USCCs do not match (no birth date at positions 7-14). -#}
+{#- Mask what may be a clear personal ID inside free text before analysts or the public see it:
+    a standalone run of 18 characters (17 digits + digit/X) or 15 digits, as the marts' quality
+    gate detects it (credit_dw.quality.masking.CLEAR_ID_REGEX), keeping the first and last four as
+    published lists do. All-digit organisation numbers of those lengths are masked too: in free
+    text, over-masking is the safe side. -#}
 {% macro mask_person_ids(expr) -%}
     regexp_replace(
-        {{ expr }},
-        '([1-9][0-9]{3})[0-9]{2}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])([0-9]{3}[0-9Xx])',
-        '\1**********\2',
+        regexp_replace(
+            {{ expr }},
+            '(?<![0-9A-Za-z])([0-9]{4})[0-9]{10}([0-9]{3}[0-9Xx])(?![0-9A-Za-z])',
+            '\1**********\2',
+            'g'
+        ),
+        '(?<![0-9A-Za-z])([0-9]{4})[0-9]{7}([0-9]{4})(?![0-9A-Za-z])',
+        '\1*******\2',
         'g'
     )
 {%- endmacro %}

@@ -28,7 +28,7 @@ PROFILE_NAME = "credit_dw"
 TARGET_NAME = "warehouse"
 
 # statuses of dbt node results that mean the node did not do its job
-_FAILED = {"error", "fail", "runtime error", "skipped"}
+_FAILED = {"error", "fail", "runtime error"}
 
 
 class DbtRunError(RuntimeError):
@@ -75,8 +75,14 @@ def _with_project_flags(args: list[str]) -> list[str]:
     return flags
 
 
+def skipped_nodes(result: dbtRunnerResult) -> int:
+    """How many nodes dbt skipped (downstream of a failure)."""
+    results = getattr(result.result, "results", None) or []
+    return sum(1 for r in results if str(getattr(r.status, "value", r.status)).lower() == "skipped")
+
+
 def failed_nodes(result: dbtRunnerResult) -> list[str]:
-    """``unique_id: message`` of every node that errored, failed or was skipped."""
+    """``unique_id [status]: first line of dbt's message`` for every node that errored or failed."""
     results = getattr(result.result, "results", None) or []
     lines = []
     for node_result in results:
@@ -105,6 +111,8 @@ def run_dbt(args: list[str], dsn: str | None = None) -> dbtRunnerResult:
     command = " ".join(args[:1]) or "dbt"
     if failures:
         detail = "\n  ".join(failures)
-        raise DbtRunError(f"dbt {command} failed on {len(failures)} node(s):\n  {detail}")
+        skipped = skipped_nodes(result)
+        tail = f"\n  ({skipped} downstream node(s) skipped)" if skipped else ""
+        raise DbtRunError(f"dbt {command} failed on {len(failures)} node(s):\n  {detail}{tail}")
     reason = result.exception or "see dbt's log output above"
     raise DbtRunError(f"dbt {command} failed before running nodes: {reason}")

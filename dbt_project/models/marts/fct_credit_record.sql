@@ -156,7 +156,7 @@ final as (
         objection_outcome,
         repaired_on,
         authority_name,
-        summary,
+        {{ mask_person_ids('summary') }} as summary,
         batch_id,
         source_file,
         source_row,

@@ -32,7 +32,9 @@ anomalies as (
         'warning' as severity,
         uscc as subject_key,
         null::text as record_id,
-        uscc as identifier,
+        uscc,
+        registration_number,
+        organisation_code,
         'registered USCC fails the GB 32100 check character; accepted from the register, confirm with the registering authority' as detail,
         batch_id,
         source_file,
@@ -47,8 +49,10 @@ anomalies as (
         'warning',
         null,
         null,
-        identifier,
-        identifier_type || ' leads to ' || candidate_count || ' USCCs; records carrying only it stay unresolved',
+        null,
+        case when identifier_type = 'registration_number' then identifier end,
+        case when identifier_type = 'organisation_code' then identifier end,
+        replace(identifier_type, '_', ' ') || ' leads to ' || candidate_count || ' USCCs; records carrying only it stay unresolved',
         null,
         null,
         null
@@ -63,6 +67,8 @@ anomalies as (
         records.subject_key,
         records.record_id,
         records.subject_key,
+        null,
+        null,
         records.feed || ' record names a USCC the register does not know',
         records.batch_id,
         records.source_file,
@@ -81,6 +87,8 @@ anomalies as (
         records.subject_key,
         records.record_id,
         records.subject_key,
+        null,
+        null,
         records.feed || ' decision of ' || records.decision_date || ' after deregistration on ' || registered.deregistered_on,
         records.batch_id,
         records.source_file,
@@ -98,7 +106,9 @@ anomalies as (
         'error',
         subject_key,
         record_id,
-        record_type,
+        null,
+        null,
+        null,
         'record type ' || record_type || ' has no item in the catalogue edition in force; kept out of the marts',
         batch_id,
         source_file,
@@ -113,7 +123,9 @@ anomalies as (
         'error',
         subject_key,
         record_id,
-        catalogue_item,
+        null,
+        null,
+        null,
         'no publicity rule for ' || catalogue_item || ' decided on ' || decision_date || '; not published until the rules cover it',
         batch_id,
         source_file,
@@ -129,7 +141,7 @@ anomalies as (
 final as (
 
     select
-        md5(anomaly_type || '|' || coalesce(record_id, '') || '|' || coalesce(identifier, '')) as anomaly_id,
+        md5(concat_ws('|', anomaly_type, record_id, uscc, registration_number, organisation_code)) as anomaly_id,
         *
     from anomalies
 

@@ -19,7 +19,7 @@ final as (
         party_name,
         party_registration_number,
         party_organisation_code,
-        party_tax_number,
+        party_tax_number as party_tax_registration_number,
         unresolved_reason,
         decision_date,
         authority_name,

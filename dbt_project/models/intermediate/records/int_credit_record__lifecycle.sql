@@ -98,7 +98,8 @@ windowed as (
             when not is_publishable then null
             when max_months is not null
                 then (publicity_start + make_interval(months => max_months) - interval '1 day')::date
-            when ended_on is not null then ended_on - 1
+            -- listed until the source removed it; a same-day removal still shows one day
+            when ended_on is not null then greatest(ended_on - 1, publicity_start)
         end as window_end,
         case
             when is_publishable and repairable

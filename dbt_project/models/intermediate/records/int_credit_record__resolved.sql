@@ -1,7 +1,8 @@
 -- Who each record is about. Organisations: the USCC when delivered; else the registration number
 -- or organisation code through the register (a 15-character legacy tax number is area code +
 -- organisation code). Natural persons: the keyed hash of their ID (never the clear number).
--- Whatever cannot be resolved keeps subject_key null and a reason, and is listed for stewards.
+-- Whatever cannot be resolved keeps subject_key null and a reason (the identifiers themselves are in
+-- their own columns), and is listed for stewards.
 with
 
 records as (
@@ -74,12 +75,12 @@ final as (
                 or uscc_by_tax_number is not null
                 or party_person_key is not null then null
             else concat_ws('; ',
-                case when registration_number_ambiguous then 'registration number ' || party_registration_number || ' belongs to several USCCs'
-                     when party_registration_number is not null then 'registration number ' || party_registration_number || ' not in the register' end,
-                case when organisation_code_ambiguous then 'organisation code ' || party_organisation_code || ' belongs to several USCCs'
-                     when party_organisation_code is not null then 'organisation code ' || party_organisation_code || ' not in the register' end,
-                case when tax_number_ambiguous then 'tax number ' || party_tax_number || ' belongs to several USCCs'
-                     when party_tax_number is not null then 'tax number ' || party_tax_number || ' cannot be linked to a USCC' end,
+                case when registration_number_ambiguous then 'registration number belongs to several USCCs'
+                     when party_registration_number is not null then 'registration number not in the register' end,
+                case when organisation_code_ambiguous then 'organisation code belongs to several USCCs'
+                     when party_organisation_code is not null then 'organisation code not in the register' end,
+                case when tax_number_ambiguous then 'tax registration number belongs to several USCCs'
+                     when party_tax_number is not null then 'tax registration number cannot be linked to a USCC' end,
                 case when party_registration_number is null and party_organisation_code is null
                           and party_tax_number is null then 'no identifier delivered' end
             )
