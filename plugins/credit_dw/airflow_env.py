@@ -63,6 +63,11 @@ def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env["WAREHOUSE_DSN"] = dsn
     env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", sqlalchemy_url(metadata_dsn(dsn)))
     env["AIRFLOW_CONN_WAREHOUSE"] = connection_uri(dsn)
+    # dbt's profile (used by Cosmos tasks too) reads DBT_*: derive them from the same DSN, or
+    # dbt would quietly build in the profile's default database instead of this warehouse.
+    from credit_dw.dbt import dbt_env
+
+    env.update(dbt_env(dsn))
     plugins = str(PROJECT_ROOT / "plugins")
     if plugins not in env.get("PYTHONPATH", "").split(os.pathsep):
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [plugins, env.get("PYTHONPATH")]))

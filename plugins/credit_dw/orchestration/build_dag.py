@@ -7,6 +7,8 @@ passes does ``publish`` swap ``marts_candidate`` into ``marts`` in one transacti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import pendulum
@@ -21,8 +23,9 @@ DOC = """
 
 1. **validate_feeds**: GX suites on the raw batches of the run's delivery date
    (schema, required nulls, identifier validity ratio, value sets, freshness, row-count bounds).
-2. **dbt** (Cosmos): seeds → staging → intermediate → snapshots → marts into `marts_candidate`,
-   each model followed by its tests.
+2. **dbt_foundation** then the **dbt** task group (Cosmos): seeds, staging and intermediate
+   views in one `dbt build`, then snapshots, marts and steward models into `marts_candidate`,
+   one `dbt build` task per node (model plus its tests).
 3. **validate_marts**: GX suites on `marts_candidate` (keys, windows, no clear ID numbers,
    subjects resolved, status values).
 4. **publish**: swaps `marts_candidate` into `marts` in one transaction: analysts see the old
@@ -33,6 +36,19 @@ DOC = """
 Triggered when every raw table's Asset has been updated, or at 05:00 Asia/Shanghai at the
 latest. Same steps as `credit-dw build`.
 """
+
+
+@contextmanager
+def _no_retry_on_gate_failure() -> Iterator[None]:
+    """A failed gate is a verdict on the data, not a glitch: fail at once, no retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from credit_dw.quality.gate import QualityGateError
+
+    try:
+        yield
+    except QualityGateError as exc:
+        raise AirflowFailException(f"quality gate blocked publication: {exc}") from exc
 
 
 def make_build_dag(raw_tables: list[str]) -> DAG:
@@ -57,13 +73,15 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
         def validate_feeds(**context) -> dict:
             from credit_dw import pipeline
 
-            return pipeline.validate_feeds_step(context["run_id"], date.fromisoformat(context["ds"]))
+            with _no_retry_on_gate_failure():
+                return pipeline.validate_feeds_step(context["run_id"], date.fromisoformat(context["ds"]))
 
         @task(task_id="validate_marts")
         def validate_marts(**context) -> dict:
             from credit_dw import pipeline
 
-            return pipeline.validate_marts_step(context["run_id"])
+            with _no_retry_on_gate_failure():
+                return pipeline.validate_marts_step(context["run_id"])
 
         @task(task_id="publish", outlets=[PUBLISHED_MARTS])
         def publish(**context) -> dict:
@@ -86,8 +104,9 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
             return str(pipeline.report_step(context["ds"], context["run_id"]))
 
         feeds_ok = validate_feeds()
-        dbt = dbt_task_group(as_of_date="{{ ds }}")
+        foundation, dbt = dbt_task_group(as_of_date="{{ ds }}")
         marts_ok = validate_marts()
         published = publish()
-        feeds_ok >> dbt >> marts_ok >> published >> [dbt_docs(), report()]
+        feeds_ok >> foundation
+        dbt >> marts_ok >> published >> [dbt_docs(), report()]
     return dag
