@@ -80,25 +80,34 @@ def landing_root(tmp_path, monkeypatch: pytest.MonkeyPatch):
     return root
 
 
-@pytest.fixture(scope="session")
-def airflow_env(warehouse_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment for real ``airflow dags test`` runs against the session's warehouse.
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for real ``airflow dags test`` runs, on a warehouse of the module's own.
 
-    Airflow's metadata lives in ``<warehouse db>_airflow`` on the same server (never SQLite),
-    migrated once per session; dropped afterwards.
+    A fresh warehouse database (so DAG runs neither see nor disturb other tests' data) and
+    Airflow's metadata in ``<warehouse db>_airflow`` on the same server (never SQLite),
+    migrated once per module; both dropped afterwards. ``env["WAREHOUSE_DSN"]`` names it.
     """
-
     from credit_dw.airflow_env import airflow_environment, metadata_dsn
     from credit_dw.commands.airflow import airflow_executable
     from credit_dw.orchestration.dbt_group import ensure_manifest
 
-    os.environ["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow_home"))
-    env = airflow_environment()
-    db.ensure_database(metadata_dsn(warehouse_dsn))
+    dsn = create_fresh_database("credit_dw_dagtest")
+    base = {**os.environ, "WAREHOUSE_DSN": dsn,
+            "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow_home"))}
+    saved = dict(os.environ)
+    os.environ.update(base)
+    try:
+        env = airflow_environment()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    db.ensure_database(metadata_dsn(dsn))
     subprocess.run([airflow_executable(), "db", "migrate"], env=env, check=True, capture_output=True)
     ensure_manifest()  # the build DAG renders from the manifest
     yield env
-    drop_database(metadata_dsn(warehouse_dsn))
+    drop_database(metadata_dsn(dsn))
+    drop_database(dsn)
 
 
 def run_dag(env: dict[str, str], dag_id: str, day: str, log_dir) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ import pytest
 from conftest import run_dag
 from credit_dw.commands.demo import SAMPLES, stage_samples
 from credit_dw.feeds import all_specs
-from credit_dw.identifiers import USCC_ALPHABET, uscc_check_char
+from credit_dw.identifiers import USCC_ALPHABET, normalise, uscc_check_char, uscc_shape_ok
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +28,12 @@ MARTS = ["dim_credit_subject", "fct_credit_record", "subject_credit_profile", "p
 
 
 @pytest.fixture(scope="module")
-def night(airflow_env, warehouse_dsn, tmp_path_factory):
+def night(airflow_env, tmp_path_factory):
     root = tmp_path_factory.mktemp("landing")
     days = stage_samples(SAMPLES, root)
     env = {**airflow_env, "LANDING_ROOT": str(root)}
     logs = tmp_path_factory.mktemp("dag_logs")
-    return {"env": env, "days": days, "root": root, "logs": logs, "dsn": warehouse_dsn}
+    return {"env": env, "days": days, "root": root, "logs": logs, "dsn": airflow_env["WAREHOUSE_DSN"]}
 
 
 def _run(night, dag_id: str, day: date):
@@ -109,18 +109,19 @@ def _poison_registration(source: Path, target: Path, share: float = 0.4) -> None
     """
     raw = source.read_bytes()
     bom = raw.startswith(b"\xef\xbb\xbf")
-    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    # surrogateescape: the sample deliberately carries an undecodable line; keep it byte for byte
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig", errors="surrogateescape"), newline=""))
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
     writer.writeheader()
     for i, row in enumerate(reader):
-        code = row["TYSHXYDM"].strip().upper()
-        if i % 10 < share * 10 and len(code) == 18:
+        code = normalise(row["TYSHXYDM"])
+        if i % 10 < share * 10 and uscc_shape_ok(code):
             good = uscc_check_char(code[:17])
             row["TYSHXYDM"] = code[:17] + next(c for c in USCC_ALPHABET if c != good)
             row["GXSJ"] = "2026-12-31 00:00:00"
         writer.writerow(row)
-    target.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode())
+    target.write_bytes((b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode(errors="surrogateescape"))
 
 
 def test_poisoned_night_is_blocked_and_marts_stay_intact(night):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 
 import pendulum
 from airflow.sdk import DAG, AssetAll, AssetOrTimeSchedule, CronTriggerTimetable, task
 from airflow.sdk.definitions.taskgroup import TaskGroup  # noqa: F401  (Cosmos builds one)
 
 from credit_dw.orchestration.assets import PUBLISHED_MARTS, raw_table_asset
-from credit_dw.orchestration.defaults import TIMEZONE, default_args
+from credit_dw.orchestration.defaults import TIMEZONE, default_args, delivery_date
+
+AS_OF_TEMPLATE = "{{ logical_date.in_timezone('Asia/Shanghai').strftime('%Y-%m-%d') }}"  # == TIMEZONE
 
 DOC = """
 ### Build the warehouse
@@ -74,7 +76,7 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
             from credit_dw import pipeline
 
             with _no_retry_on_gate_failure():
-                return pipeline.validate_feeds_step(context["run_id"], date.fromisoformat(context["ds"]))
+                return pipeline.validate_feeds_step(context["run_id"], delivery_date(context))
 
         @task(task_id="validate_marts")
         def validate_marts(**context) -> dict:
@@ -94,17 +96,18 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
             """Static dbt docs (one HTML file) of what was just published, for analysts."""
             from credit_dw import pipeline
 
-            return str(pipeline.docs_step(date.fromisoformat(context["ds"])))
+            return str(pipeline.docs_step(delivery_date(context)))
 
         @task(task_id="report", trigger_rule="all_done", retries=1)
         def report(**context) -> str:
             """Runs also when the night is blocked: stewards need the report most then."""
             from credit_dw import pipeline
 
-            return str(pipeline.report_step(context["ds"], context["run_id"]))
+            return str(pipeline.report_step(delivery_date(context), context["run_id"]))
 
         feeds_ok = validate_feeds()
-        foundation, dbt = dbt_task_group(as_of_date="{{ ds }}")
+        # `ds` is the UTC date; the as-of date is the logical date's day in Asia/Shanghai.
+        foundation, dbt = dbt_task_group(as_of_date=AS_OF_TEMPLATE)
         marts_ok = validate_marts()
         published = publish()
         feeds_ok >> foundation
