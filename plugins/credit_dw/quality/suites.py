@@ -78,7 +78,10 @@ RAW_TABLES: dict[str, RawTableRules] = {
             required=("case_code", "party_key", "list_type", "party_name", "party_type", "first_seen_on"),
             uscc_columns={"party_uscc": 1.0},
             value_sets={"list_type": ("dishonest", "restricted"), "party_type": ("法人", "自然人")},
-            no_clear_id=("card_num",),
+            # Not card_num: it holds the USCC of organisations, and an all-digit USCC matches the
+            # ID-number pattern; for persons the door masks any clear ID (uscc_or_person_id), and
+            # the mart gate checks every published column.
+            no_clear_id=("party_name", "legal_representative"),
         ),
         RawTableRules(
             table="tax_violation",
