@@ -12,6 +12,7 @@ import glob
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -94,6 +95,31 @@ def is_running(cluster: LocalCluster) -> bool:
     return out.returncode == 0
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def claim_port(cluster: LocalCluster) -> LocalCluster:
+    """Fix the cluster's port when it is first created and record it in ``var/pg/port``.
+
+    Another checkout's cluster (or any server) may already hold the default port on this
+    machine; then the next free port is taken, so two clones never fight over one port.
+    ``CREDIT_DW_PG_PORT`` always wins.
+    """
+    if os.environ.get("CREDIT_DW_PG_PORT") or cluster.port_file.exists():
+        return cluster
+    port = next((p for p in range(cluster.port, cluster.port + 100) if _port_free(p)), cluster.port)
+    cluster.port_file.parent.mkdir(parents=True, exist_ok=True)
+    cluster.port_file.write_text(f"{port}\n")
+    return LocalCluster(data_dir=cluster.data_dir, socket_dir=cluster.socket_dir, port=port)
+
+
 def init(cluster: LocalCluster) -> bool:
     """Create the cluster if absent. Returns True when it was created now."""
     cluster = effective(cluster)
@@ -115,6 +141,8 @@ def init(cluster: LocalCluster) -> bool:
 
 def start(cluster: LocalCluster, timeout_s: float = 30.0) -> None:
     """Initialise if needed and start; a no-op when already running."""
+    if not is_running(cluster):
+        cluster = claim_port(cluster)
     cluster = effective(cluster)
     init(cluster)
     if is_running(cluster):

@@ -83,12 +83,16 @@ class LocalCluster:
 
     @classmethod
     def from_env(cls) -> LocalCluster:
+        """``CREDIT_DW_PG_PORT`` wins; else the port this checkout's cluster was created with
+        (recorded in ``var/pg/port``, see ``cluster.claim_port``); else the default 54329."""
         base = Path(os.environ.get("CREDIT_DW_PGDATA_ROOT", var_dir() / "pg"))
-        return cls(
-            data_dir=base / "data",
-            socket_dir=base / "run",
-            port=int(os.environ.get("CREDIT_DW_PG_PORT", DEFAULT_PG_PORT)),
-        )
+        recorded = base / "port"
+        port = os.environ.get("CREDIT_DW_PG_PORT") or (recorded.read_text().strip() if recorded.exists() else "")
+        return cls(data_dir=base / "data", socket_dir=base / "run", port=int(port or DEFAULT_PG_PORT))
+
+    @property
+    def port_file(self) -> Path:
+        return self.data_dir.parent / "port"
 
     def dsn(self, database: str = DEFAULT_DATABASE) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

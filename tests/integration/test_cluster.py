@@ -76,3 +76,20 @@ def test_init_is_idempotent(fresh_dsn):
         assert conn.execute("select count(*) from governance.schema_migration").fetchone()[0] == versions
         schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
     assert {"raw", "restricted", "quality", "governance", "staging", "marts", "marts_candidate"} <= schemas
+
+
+def test_a_taken_default_port_is_not_fought_over(tmp_path, monkeypatch):
+    """A second checkout on the same machine gets the next free port, recorded for next time."""
+    import socket
+
+    monkeypatch.delenv("CREDIT_DW_PG_PORT", raising=False)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        wanted = LocalCluster(data_dir=tmp_path / "pg" / "data", socket_dir=tmp_path / "pg" / "run", port=taken)
+        claimed = cluster.claim_port(wanted)
+    assert claimed.port != taken
+    assert (tmp_path / "pg" / "port").read_text().strip() == str(claimed.port)
+    monkeypatch.setenv("CREDIT_DW_PGDATA_ROOT", str(tmp_path / "pg"))
+    assert LocalCluster.from_env().port == claimed.port
