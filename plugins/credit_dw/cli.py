@@ -1,4 +1,4 @@
-"""``credit-dw``: the operator's command line.
+"""credit-dw: the operator's command line for the credit data warehouse.
 
 Each sub-command lives in its own module under ``credit_dw.commands`` and exposes
 ``register(subparsers)``; modules are discovered, so adding a command touches no shared file.
