@@ -104,6 +104,10 @@ class CountBounds:
     min_ratio_to_median: float = 0.5
     max_ratio_to_median: float = 3.0
     trailing_deliveries: int = 7
+    # The ratio needs a settled history: the first deliveries of a delta feed (an initial
+    # master list, then small deltas) differ by design, so until this many earlier deliveries
+    # exist only the absolute min_rows / max_rows apply.
+    min_history: int = 3
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@ class CountBounds:
     min_ratio_to_median: float = 0.5
     max_ratio_to_median: float = 3.0
     trailing_deliveries: int = 7
+    # The ratio needs a settled history: the first deliveries of a delta feed (an initial
+    # master list, then small deltas) differ by design, so until this many earlier deliveries
+    # exist only the absolute min_rows / max_rows apply.
+    min_history: int = 3
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,8 @@ def row_bounds(conn: psycopg.Connection, feed: str, table: str, batch_ids: list[
     if not history:
         return RowBounds(median=None, min_rows=bounds.min_rows, max_rows=bounds.max_rows, history=0)
     median = float(statistics.median(history))
+    if len(history) < bounds.min_history:
+        return RowBounds(median=median, min_rows=bounds.min_rows, max_rows=bounds.max_rows, history=len(history))
     low = math.ceil(median * bounds.min_ratio_to_median)     # below 50% fails
     high = math.floor(median * bounds.max_ratio_to_median)   # above 300% fails
     return RowBounds(
