@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_ingest_", dir=args.work_dir))
     result: dict = {"benchmark": "ingest", "machine": harness.machine(), "postgres": harness.server(server_dsn()),
                     "workarounds": applied, "runs": [], "seconds": {}}
+    path = args.out / args.name
     try:
         with harness.timed(result["seconds"], "generate"):
             trees = generate_all(work, feeds, sizes, args.jobs)
@@ -54,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             for rows in sizes:
                 print(f"== {feed} {harness.human(rows)}", file=sys.stderr, flush=True)
                 result["runs"].extend(measure(feed, rows, trees[(feed, rows)], args.keep, applied))
+                harness.write_json(path, result)  # a crash later keeps what was measured
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    path = harness.write_json(args.out / args.name, result)
     print(f"results: {path}", file=sys.stderr)
     print(summary_table(result["runs"]))
     return 0
