@@ -18,22 +18,8 @@ from typing import Any
 
 import psycopg
 
+from credit_dw.feeds import CountBounds, FeedSpec, load_spec
 from credit_dw.quality.suites import DEFAULT_FEED_TABLES, DEFAULT_MAX_DELIVERY_AGE_DAYS
-
-
-@dataclass(frozen=True)
-class CountBounds:
-    """Mirror of ``credit_dw.feeds.CountBounds``: the defaults when no spec says otherwise."""
-
-    min_rows: int = 1
-    max_rows: int | None = None
-    min_ratio_to_median: float = 0.5
-    max_ratio_to_median: float = 3.0
-    trailing_deliveries: int = 7
-    # The ratio needs a settled history: the first deliveries of a delta feed (an initial
-    # master list, then small deltas) differ by design, so until this many earlier deliveries
-    # exist only the absolute min_rows / max_rows apply.
-    min_history: int = 3
 
 
 @dataclass(frozen=True)
@@ -46,61 +32,41 @@ class RowBounds:
     history: int          # how many earlier deliveries the median is taken over
 
 
-def _spec(feed: str) -> Any | None:
-    """The feed spec from the ingest package, or None while that package is absent."""
-    try:
-        from credit_dw.feeds import load_spec
-    except ImportError:
-        return None
+def _spec(feed: str) -> FeedSpec | None:
+    """The feed spec, or None for a feed without one (it then gets the defaults below)."""
     try:
         return load_spec(feed)
     except Exception: # an unknown feed falls back to the defaults below
         return None
 
 
-def _get(spec: Any, key: str) -> Any:
-    if spec is None:
-        return None
-    if isinstance(spec, dict):
-        return spec.get(key)
-    return getattr(spec, key, None)
-
-
 def count_bounds(feed: str, table: str) -> CountBounds:
     """The bounds of the file kind that loads ``raw.<table>`` (the feed's, or the defaults)."""
     spec = _spec(feed)
-    raw: Any = None
-    if spec is not None and hasattr(spec, "count_bounds_for"):
-        raw = spec.count_bounds_for(f"raw.{table}")
-    elif spec is not None:
-        raw = _get(spec, "count_bounds")
-    if raw is None:
-        return CountBounds()
-    if not isinstance(raw, dict):
-        raw = {k: getattr(raw, k) for k in CountBounds.__dataclass_fields__ if hasattr(raw, k)}
-    return CountBounds(**{k: v for k, v in raw.items() if k in CountBounds.__dataclass_fields__})
+    return CountBounds() if spec is None else spec.count_bounds_for(f"raw.{table}")
 
 
 def table_of(feed: str, source_file: str) -> str | None:
     """Which raw table a delivered file loads (spec file kinds; one-table feeds need no spec)."""
     spec = _spec(feed)
-    if spec is not None and hasattr(spec, "kind_for"):
+    if spec is not None:
         kind = spec.kind_for(PurePosixPath(source_file).name)
         if kind is not None:
-            return str(kind.raw_table).removeprefix("raw.")
+            return kind.raw_table.removeprefix("raw.")
     tables = feed_tables(feed)
     return tables[0] if len(tables) == 1 else None
 
 
 def max_delivery_age_days(feed: str) -> int:
-    return int(_get(_spec(feed), "max_delivery_age_days") or DEFAULT_MAX_DELIVERY_AGE_DAYS)
+    """How old the newest delivery of ``feed`` may be; feed specs carry no per-feed age yet."""
+    return DEFAULT_MAX_DELIVERY_AGE_DAYS
 
 
 def feed_tables(feed: str) -> tuple[str, ...]:
     """Raw tables (without schema) a feed writes: spec ``raw_tables`` or the built-in map."""
-    tables = _get(_spec(feed), "raw_tables")
-    if tables:
-        return tuple(str(t).removeprefix("raw.") for t in tables)
+    spec = _spec(feed)
+    if spec is not None and spec.raw_tables:
+        return tuple(t.removeprefix("raw.") for t in spec.raw_tables)
     return DEFAULT_FEED_TABLES.get(feed, ())
 
 
