@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from credit_dw.cli import main
 from credit_dw.report import render_report
+from credit_dw.report.data import rejection_reasons
 
 NIGHT = date(2026, 3, 10)
 CLEAR_ID = "110101199003071234"
@@ -120,3 +121,25 @@ def test_gate_section_follows_the_run_id(fresh_dsn: str, tmp_path: Path) -> None
     assert "BLOCKED" in html and "build_warehouse.gate_marts failed" in html
     html = render_report(tmp_path, NIGHT - timedelta(days=5)).read_text(encoding="utf-8")
     assert "NO PUBLICATION" in html
+
+
+def test_rejection_examples_name_file_and_row_once(fresh_dsn: str) -> None:
+    """The loader's message starts with file and row; the report shows them once, beside it."""
+    source = "judicial/2026-03-10/judicial_20260310.jsonl"
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        (batch,) = conn.execute(
+            "insert into quality.batch_manifest (feed, delivery_date, source_file, file_size, sha256,"
+            " rows_read, rows_loaded, rows_rejected, status, started_at)"
+            " values ('judicial', %s, %s, 1, md5(%s), 1, 0, 1, 'loaded', now()) returning batch_id",
+            (NIGHT, source, source),
+        ).fetchone()
+        conn.execute(
+            "insert into quality.rejected_rows (batch_id, feed, source_file, source_row, reason_codes,"
+            " message, raw_record) values (%s, 'judicial', %s, 94, '{INVALID_RESIDENT_ID}', %s, '{}')",
+            (batch, source, f"{source} row 94: field cardNum = 'x': not an ID; correct it"),
+        )
+        (reason,) = rejection_reasons(conn, NIGHT)
+
+    (example,) = reason["examples"]
+    assert example["source_file"] == source and example["source_row"] == 94
+    assert example["message"] == "field cardNum = 'x': not an ID; correct it"

@@ -80,7 +80,14 @@ def rejection_reasons(conn: psycopg.Connection, as_of: date) -> list[dict[str, A
             " order by r.rejected_id limit 3",
             (as_of, reason["feed"], reason["reason"]),
         ))
+        for example in reason["examples"]:
+            example["message"] = _without_location(example)
     return reasons
+
+
+def _without_location(example: dict[str, Any]) -> str:
+    """The message without the loader's ``<file> row <n>: `` prefix: the template shows both."""
+    return example["message"].removeprefix(f"{example['source_file']} row {example['source_row']}: ")
 
 
 def gate(conn: psycopg.Connection, as_of: date, run_id: str | None = None) -> dict[str, Any]:
