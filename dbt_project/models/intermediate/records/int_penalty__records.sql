@@ -29,17 +29,7 @@ safety_markers as (
 
 latest as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by authority_code, decision_number
-                order by batch_id desc, source_row desc
-            ) as recency
-        from decisions
-    ) as ranked
-    where recency = 1
+    {{ latest_version('decisions', ['authority_code', 'decision_number']) }}
 
 ),
 

@@ -11,17 +11,7 @@ arrears as (
 
 latest as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by department_code, document_number, insurance_type
-                order by updated_on desc, batch_id desc, source_row desc
-            ) as recency
-        from arrears
-    ) as ranked
-    where recency = 1
+    {{ latest_version('arrears', ['department_code', 'document_number', 'insurance_type'], ['updated_on desc', 'batch_id desc', 'source_row desc']) }}
 
 ),
 

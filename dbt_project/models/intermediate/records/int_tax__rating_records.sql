@@ -11,17 +11,7 @@ ratings as (
 
 latest as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by taxpayer_number, rating_year
-                order by batch_id desc, source_row desc
-            ) as recency
-        from ratings
-    ) as ranked
-    where recency = 1
+    {{ latest_version('ratings', ['taxpayer_number', 'rating_year']) }}
 
 ),
 

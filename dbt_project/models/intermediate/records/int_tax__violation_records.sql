@@ -16,17 +16,7 @@ batches as (
 
 latest as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by authority_code, decision_number
-                order by batch_id desc, source_row desc
-            ) as recency
-        from violations
-    ) as ranked
-    where recency = 1
+    {{ latest_version('violations', ['authority_code', 'decision_number']) }}
 
 ),
 
