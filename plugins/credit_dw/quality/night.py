@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from credit_dw.feeds import CountBounds, FeedSpec, load_spec
+from credit_dw.feeds import SPEC_DIR, CountBounds, FeedSpec, load_spec
 from credit_dw.quality.suites import DEFAULT_FEED_TABLES, DEFAULT_MAX_DELIVERY_AGE_DAYS
 
 
@@ -34,10 +34,11 @@ class RowBounds:
 
 def _spec(feed: str) -> FeedSpec | None:
     """The feed spec, or None for a feed without one (it then gets the defaults below)."""
-    try:
-        return load_spec(feed)
-    except Exception: # an unknown feed falls back to the defaults below
+    # Only a feed without a spec file gets the defaults: a broken spec must fail loudly,
+    # not quietly loosen the row-count bounds.
+    if not (SPEC_DIR / f"{feed}.yaml").exists():
         return None
+    return load_spec(feed)
 
 
 def count_bounds(feed: str, table: str) -> CountBounds:
