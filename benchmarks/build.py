@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     for records in args.records:
         print(f"== {harness.human(records)} credit records", file=sys.stderr, flush=True)
         result = run_size(records, args)
-        path = harness.write_json(args.out / f"build_{harness.human(records)}.json", result)
+        suffix = f"_{args.tag}" if args.tag else ""
+        path = harness.write_json(args.out / f"build_{harness.human(records)}{suffix}.json", result)
         print(f"  results: {path}", file=sys.stderr, flush=True)
         results.append(result)
     print(summary_table(results))
@@ -73,6 +74,7 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
                        "pgoptions": os.environ.get("PGOPTIONS", "")},
         "volumes": {"history": deliveries.describe(history), "delta_fraction_of_other_feeds": round(fraction, 5)},
         "workarounds": args.applied,
+        "tag": args.tag,
         "seconds": times,
     }
     try:
@@ -294,6 +296,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--searches", type=int, default=200)
     p.add_argument("--work-dir", type=Path, default=None, help="where deliveries are generated (temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the database and the generated files")
+    p.add_argument("--tag", help="suffix of the result file name (build_<N>_<tag>.json), e.g. for a what-if run")
     p.add_argument("--workaround", action="append", choices=workarounds.AVAILABLE,
                    help="stand in for a known performance bug (see benchmarks/workarounds.py)")
     return p

@@ -71,19 +71,27 @@ def sample_terms(conn: psycopg.Connection, n: int, seed: int) -> list[str]:
     return terms
 
 
-def measure(conn: psycopg.Connection, probe: Probe, values: list[str], warmup: int = 20) -> dict:
-    """Run the probe once per value; returns median/p99/max and the plan of the first value."""
+def measure(conn: psycopg.Connection, probe: Probe, values: list[str], warmup: int = 20,
+            budget_s: float = 120.0) -> dict:
+    """Run the probe once per value; returns median/p99/max and the plan of the first value.
+
+    A probe that has no usable index (a sequential scan per call) stops after ``budget_s``
+    seconds; ``n`` then says how many calls were timed, ``stopped_early`` that it was cut.
+    """
     for value in values[:warmup]:
         conn.execute(probe.sql, (value,), prepare=True).fetchall()
     seconds, rows = [], 0
+    deadline = time.perf_counter() + budget_s
     for value in values:
         started = time.perf_counter()
         rows += len(conn.execute(probe.sql, (value,), prepare=True).fetchall())
         seconds.append(time.perf_counter() - started)
+        if started > deadline:
+            break
     plan = "\n".join(r[0] for r in conn.execute("explain (analyze, buffers, costs off) " + probe.sql,
                                                 (values[0],)).fetchall())
-    return {**latency_summary(seconds), "mean_rows": round(rows / len(values), 2), "query": probe.sql,
-            "note": probe.note, "plan": plan}
+    return {**latency_summary(seconds), "stopped_early": len(seconds) < len(values),
+            "mean_rows": round(rows / len(seconds), 2), "query": probe.sql, "note": probe.note, "plan": plan}
 
 
 def run(dsn: str, lookups: int, searches: int, seed: int) -> dict:
