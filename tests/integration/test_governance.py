@@ -103,7 +103,9 @@ def test_repair_is_refused_unless_the_rules_allow_it(warehouse: tuple[str, list[
 def test_next_build_applies_the_decisions(warehouse: tuple[str, list[str]]) -> None:
     dsn, flags = warehouse
     governance.open_objection(SERIOUS_PENALTY, "steward1", "异议", dsn=dsn)
-    run_dbt(["run", *flags, "--select", "fct_credit_record", "--vars", f"{{as_of_date: '{NIGHT_2}'}}"], dsn=dsn)
+    # the nightly build refreshes the lifecycle table (stewards' decisions) before the fact
+    run_dbt(["run", *flags, "--select", "int_credit_record__lifecycle", "fct_credit_record",
+             "--vars", f"{{as_of_date: '{NIGHT_2}'}}"], dsn=dsn)
     status = dict(rows(dsn, "select record_id, status from marts_candidate.fct_credit_record"
                             " where record_id in (%s, %s)", PERSON_PENALTY, SERIOUS_PENALTY))
     # the repair (effective today) ends publication even though an objection corrected the record
