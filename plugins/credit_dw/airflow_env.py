@@ -9,6 +9,7 @@ database sits on the same server as the warehouse (``<warehouse db>_airflow``), 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,6 +69,10 @@ def airflow_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     from credit_dw.dbt import dbt_env
 
     env.update(dbt_env(dsn))
+    # `airflow standalone` starts its components as `airflow …` from PATH: put this venv first.
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = os.pathsep.join(filter(None, [venv_bin, env.get("PATH")]))
     plugins = str(PROJECT_ROOT / "plugins")
     if plugins not in env.get("PYTHONPATH", "").split(os.pathsep):
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [plugins, env.get("PYTHONPATH")]))
