@@ -42,11 +42,16 @@ def validate_feeds_step(run_id: str, day: date | None = None) -> dict:
     return _gate(gate.validate_feeds(run_id, batch_ids=batch_ids, as_of=day), run_id, "feeds")
 
 
+def _as_of_vars(as_of: date) -> str:
+    """dbt ``--vars`` for the as-of date every window and status is evaluated on."""
+    return f"{{as_of_date: '{as_of.isoformat()}'}}"
+
+
 def dbt_build_step(as_of: date) -> None:
     """The whole dbt project in one ``dbt build`` (the DAG runs the same nodes via Cosmos)."""
     from credit_dw.dbt import run_dbt
 
-    run_dbt(["build", "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"])
+    run_dbt(["build", "--vars", _as_of_vars(as_of)])
 
 
 def validate_marts_step(run_id: str) -> dict:
@@ -69,7 +74,7 @@ def docs_step(as_of: date) -> Path:
     from credit_dw.config import reports_dir
     from credit_dw.dbt import DBT_PROJECT_DIR, run_dbt
 
-    run_dbt(["docs", "generate", "--static", "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"])
+    run_dbt(["docs", "generate", "--static", "--vars", _as_of_vars(as_of)])
     target = reports_dir() / "dbt-docs" / "index.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DBT_PROJECT_DIR / "target" / "static_index.html", target)

@@ -1,8 +1,9 @@
 """``build_warehouse``: validate the night's feeds, build with dbt, gate, publish, report.
 
-dbt is rendered task by task with Cosmos (``DbtTaskGroup``) from a pre-built manifest, so DAG
-parsing never runs dbt. The gate is the GX validation of the candidate marts: only when it
-passes does ``publish`` swap ``marts_candidate`` into ``marts`` in one transaction.
+dbt runs through Cosmos from a pre-built manifest, so DAG parsing never runs dbt: the seeds and
+views in one ``dbt_foundation`` task, snapshots and marts node by node (``DbtTaskGroup``). The
+gate is the GX validation of the candidate marts: only when it passes does ``publish`` swap
+``marts_candidate`` into ``marts`` in one transaction.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from datetime import datetime
 
 import pendulum
 from airflow.sdk import DAG, AssetAll, AssetOrTimeSchedule, CronTriggerTimetable, task
-from airflow.sdk.definitions.taskgroup import TaskGroup  # noqa: F401  (Cosmos builds one)
 
 from credit_dw.orchestration.assets import PUBLISHED_MARTS, raw_table_asset
 from credit_dw.orchestration.defaults import TIMEZONE, default_args, delivery_date
 
-AS_OF_TEMPLATE = "{{ logical_date.in_timezone('Asia/Shanghai').strftime('%Y-%m-%d') }}"  # == TIMEZONE
+AS_OF_TEMPLATE = "{{ logical_date.in_timezone('" + TIMEZONE + "').strftime('%Y-%m-%d') }}"
 
 DOC = """
 ### Build the warehouse
