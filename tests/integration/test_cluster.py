@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -14,13 +15,24 @@ from credit_dw import cluster
 from credit_dw.config import PROJECT_ROOT, LocalCluster
 
 
+def _free_port() -> int:
+    """A port the kernel reports free right now.
+
+    A fixed or pid-derived port can be held by any other listener or an outgoing connection's
+    ephemeral port on a shared machine (a CI run failed exactly so), so ask the kernel instead.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def private_cluster(tmp_path, monkeypatch) -> LocalCluster:
     # pytest's tmp_path is private to root; as root the cluster module relocates the cluster
     # to /var/tmp then, so the test removes that too.
     root = tmp_path / "pg"
     monkeypatch.setenv("CREDIT_DW_PGDATA_ROOT", str(root))
-    monkeypatch.setenv("CREDIT_DW_PG_PORT", str(55000 + os.getpid() % 1000))
+    monkeypatch.setenv("CREDIT_DW_PG_PORT", str(_free_port()))
     local = LocalCluster.from_env()
     yield local
     cluster.stop(local)
@@ -80,8 +92,6 @@ def test_init_is_idempotent(fresh_dsn):
 
 def test_a_taken_default_port_is_not_fought_over(tmp_path, monkeypatch):
     """A second checkout on the same machine gets the next free port, recorded for next time."""
-    import socket
-
     monkeypatch.delenv("CREDIT_DW_PG_PORT", raising=False)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
