@@ -249,6 +249,7 @@ def purge_expired(as_of: date | None = None, dsn: str | None = None, dry_run: bo
             rule = f"retention_end < {as_of} (catalogue retention_years, {LIFECYCLE_VIEW})"
             purged_hashes = _purge_raw(conn, counts, rule)
             _purge_snapshot(conn, counts, rule)
+            _purge_derived(conn, counts, rule)
             _purge_person_identities(conn, counts, purged_hashes)
             _purge_quarantine(conn, counts, as_of)
             _audit(conn, counts, as_of, dry_run)
@@ -294,6 +295,31 @@ def _purge_snapshot(conn: psycopg.Connection, counts: list[PurgeCount], rule: st
     )
     if cur.rowcount:
         counts.append(PurgeCount(table, cur.rowcount, rule))
+
+
+def _purge_derived(conn: psycopg.Connection, counts: list[PurgeCount], rule: str) -> None:
+    """The incremental dbt tables: they only recompute what a delivery touched, so a purged
+    record would otherwise live on in them (and in the lifecycle this purge reads) for good."""
+    tables = conn.execute(
+        "select c.table_name from information_schema.columns c join information_schema.tables t"
+        " using (table_schema, table_name) where c.table_schema = 'intermediate'"
+        " and c.column_name = 'record_id' and t.table_type = 'BASE TABLE' order by 1"
+    ).fetchall()
+    for (name,) in tables:
+        cur = conn.execute(
+            sql.SQL("delete from {} as d using purge_expired as e where d.record_id = e.record_id").format(
+                sql.Identifier("intermediate", name)
+            )
+        )
+        if cur.rowcount:
+            counts.append(PurgeCount(f"intermediate.{name}", cur.rowcount, rule))
+    if conn.execute("select to_regclass('intermediate.int_registration__latest')").fetchone()[0] is not None:
+        cur = conn.execute(
+            "delete from intermediate.int_registration__latest as l using purge_expired as e"
+            " where e.source_table = 'raw.registration' and e.natural_key = array[l.uscc]"
+        )
+        if cur.rowcount:
+            counts.append(PurgeCount("intermediate.int_registration__latest", cur.rowcount, rule))
 
 
 def _purge_person_identities(conn: psycopg.Connection, counts: list[PurgeCount], hashes: set[str]) -> None:

@@ -35,6 +35,8 @@ ORG_A = "91320102MA1K3BTP2L"  # registered, later renamed; dishonest judgment de
 ORG_B = "913202111357924635"  # registered with a legacy registration number
 ORG_C = "92320583MA2PBMEM21"  # individual business, penalised by organisation code only
 ORG_D = "91320106246813570M"  # not in the register, penalised by USCC
+ORG_E = "91320104MA3Q7WX523"  # registered on night 2 only: resolves a penalty delivered on night 1
+REGNO_E = "320102400000777"
 REGNO_B = "320102400000120"
 PERSON_ID = "320102198503151230"  # a natural person's clear ID: must never reach a mart
 PERSON_HASH = hmac.new(b"test", PERSON_ID.encode(), sha256).hexdigest()
@@ -99,6 +101,8 @@ def load_night_1(conn: psycopg.Connection) -> None:
                  content=f"当事人身份证号{PERSON_ID}罚款"),
         # unresolvable: registration number not in the register
         _penalty("宁市监罚〔2026〕8号", "2026-08-02", ["罚款"], party_registration_number="320102400009999"),
+        # registration number unknown tonight; the register learns it on night 2 (no new penalty row)
+        _penalty("宁市监罚〔2026〕11号", "2026-08-03", ["罚款"], party_registration_number=REGNO_E),
         # to be revoked on night 2
         _penalty("宁市监罚〔2026〕10号", "2026-09-01", ["罚款"], party_uscc=ORG_B),
     ])
@@ -143,6 +147,7 @@ def load_night_2(conn: psycopg.Connection) -> None:
     b = _manifest(conn, "registration", NIGHT_2, "reg.csv")
     _insert(conn, "raw.registration", b, [
         _registration(ORG_A, "南京甲智能科技有限公司", "2026-11-19 10:00"),
+        _registration(ORG_E, "南京戊贸易有限公司", "2026-11-19 11:00", registration_number=REGNO_E),
     ])
     b = _manifest(conn, "penalty", NIGHT_2, "penalty.csv")
     _insert(conn, "raw.penalty", b, [
@@ -209,7 +214,10 @@ def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 def build(dsn: str, flags: list[str], as_of: date, *extra: str) -> None:
-    run_dbt(["build", *flags, "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}", *extra], dsn=dsn)
+    # The test's "nights" are seconds apart: without a look-back of 0 every batch of night 1
+    # would count as late-committed on night 2 and be recomputed (correct, but untestable).
+    variables = f"{{as_of_date: '{as_of.isoformat()}', incremental_lookback_hours: 0}}"
+    run_dbt(["build", *flags, "--vars", variables, *extra], dsn=dsn)
 
 
 def rows(dsn: str, query: str, *params) -> list[tuple]:
@@ -217,17 +225,60 @@ def rows(dsn: str, query: str, *params) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-FCT_COLUMNS = """record_id, feed, record_type, subject_key, subject_category, subject_resolution,
-    party_name, party_id_masked, catalogue_edition, catalogue_item, item_name, art11_category,
-    public_attribute, severity, is_publishable, joint_discipline, rule_version, decision_date,
-    publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, retention_end,
-    status, status_since, is_disputed, source_status, ended_on, has_pending_objection, objection_outcome, repaired_on,
-    authority_name, summary, batch_id, source_file, source_row, status_as_of, rules_fingerprint"""
+# When a row was written and the as-of date it was last evaluated for: they differ between an
+# incremental and a full build by design (an incremental night rewrites only rows that change).
+WRITE_METADATA = ("built_at", "status_as_of", "disclosed_as_of", "profile_as_of", "list_as_of")
+
+
+def incremental_tables(dsn: str) -> dict[str, str]:
+    """Every table dbt builds incrementally or as a table, with its columns minus WRITE_METADATA."""
+    found = rows(dsn, """
+        select table_schema || '.' || table_name,
+               string_agg(quote_ident(column_name), ', ' order by ordinal_position)
+        from information_schema.columns
+        join information_schema.tables using (table_schema, table_name)
+        where table_schema in ('intermediate', 'marts_candidate') and table_type = 'BASE TABLE'
+          and column_name <> all(%s)
+        group by 1""", list(WRITE_METADATA))
+    return dict(found)
+
+
+def keep_incremental_copies(dsn: str) -> None:
+    """Copy every built table to ``public.incremental__<schema>__<table>`` before a full refresh."""
+    with psycopg.connect(dsn) as conn:
+        for table, columns in incremental_tables(dsn).items():
+            conn.execute(f"create table {_copy_of(table)} as select {columns} from {table}")
+
+
+def _copy_of(table: str) -> str:
+    return "public.incremental__" + table.replace(".", "__")
+
+
+def differences(dsn: str, table: str) -> tuple[list[tuple], list[tuple]]:
+    """Rows only in the incremental copy, rows only in the (full-refresh) table."""
+    columns = incremental_tables(dsn)[table]
+    copy = _copy_of(table)
+    return (rows(dsn, f"select {columns} from {copy} except all select {columns} from {table}"),
+            rows(dsn, f"select {columns} from {table} except all select {columns} from {copy}"))
+
+
+BUILT_TABLES = [
+    "intermediate.int_penalty__records", "intermediate.int_judicial__records",
+    "intermediate.int_tax__violation_records", "intermediate.int_tax__rating_records",
+    "intermediate.int_social_insurance__records",
+    "intermediate.int_registration__latest", "intermediate.int_registration__records",
+    "intermediate.int_subject__identifier_map", "intermediate.int_credit_record__lifecycle",
+    "marts_candidate.fct_credit_record", "marts_candidate.dim_credit_subject",
+    "marts_candidate.subject_credit_profile", "marts_candidate.public_disclosure",
+    "marts_candidate.joint_discipline_list", "marts_candidate.unresolved_subject_records",
+    "marts_candidate.register_anomalies",
+]
 
 
 @pytest.fixture(scope="module")
 def built(dbt_dsn: str, dbt_target: list[str]) -> str:
-    """Night 1 build, night 2 incremental build, then a full refresh into a copy for comparison."""
+    """Night 1 build, night 2 incremental build, then a full refresh: ``public`` keeps a copy of
+    every table as the incremental build left it, for comparison."""
     warehouse_dsn = dbt_dsn
     with psycopg.connect(warehouse_dsn) as conn:
         load_night_1(conn)
@@ -236,21 +287,50 @@ def built(dbt_dsn: str, dbt_target: list[str]) -> str:
         load_night_2(conn)
         add_governance(conn)
     build(warehouse_dsn, dbt_target, NIGHT_2)
+    keep_incremental_copies(warehouse_dsn)
     with psycopg.connect(warehouse_dsn) as conn:
-        conn.execute(
-            f"create table public.fct_incremental as select {FCT_COLUMNS} from marts_candidate.fct_credit_record"
-        )
+        conn.execute("create table public.lifecycle_rewritten as select record_id"
+                     " from intermediate.int_credit_record__lifecycle"
+                     " where built_at = (select max(built_at) from intermediate.int_credit_record__lifecycle)")
     build(warehouse_dsn, dbt_target, NIGHT_2, "--full-refresh")
     return warehouse_dsn
 
 
-def test_incremental_equals_full_refresh(built: str) -> None:
-    only_incremental = rows(built, f"select {FCT_COLUMNS} from public.fct_incremental"
-                                   f" except select {FCT_COLUMNS} from marts_candidate.fct_credit_record")
-    only_full = rows(built, f"select {FCT_COLUMNS} from marts_candidate.fct_credit_record"
-                            f" except select {FCT_COLUMNS} from public.fct_incremental")
-    assert only_incremental == only_full == []
-    assert rows(built, "select count(*) from public.fct_incremental")[0][0] > 10
+@pytest.mark.parametrize("table", BUILT_TABLES)
+def test_incremental_equals_full_refresh(built: str, table: str) -> None:
+    assert differences(built, table) == ([], [])
+    assert rows(built, f"select count(*) from {_copy_of(table)}")[0][0] > 0
+
+
+def test_the_fact_is_as_of_the_last_night(built: str) -> None:
+    assert rows(built, "select max(status_as_of) from marts_candidate.fct_credit_record") == [(NIGHT_2,)]
+
+
+def test_the_incremental_night_recomputes_only_what_changed(built: str) -> None:
+    rewritten = {r[0] for r in rows(built, "select record_id from public.lifecycle_rewritten")}
+    changed = {
+        record_id("penalty", AUTHORITY, "宁市监罚〔2026〕3号"),   # corrected
+        record_id("penalty", AUTHORITY, "宁市监罚〔2026〕10号"),  # revoked
+        record_id("penalty", AUTHORITY, "宁市监罚〔2026〕11号"),  # its registration number now resolves
+        record_id("penalty", AUTHORITY, "宁市监罚〔2024〕7号"),   # repaired
+        record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号"),   # objection
+        record_id("registration", ORG_A), record_id("registration", ORG_E),
+        record_id("judicial", "（2025）苏0102执2000号", JUDICIAL_PERSON_KEY, "restricted"),  # removed
+    }
+    untouched = {
+        record_id("penalty", AUTHORITY, "宁市监罚〔2026〕4号"), record_id("penalty", AUTHORITY, "宁市监罚〔2026〕8号"),
+        record_id("registration", ORG_B), record_id("judicial", "（2025）苏0102执1234号", ORG_A, "dishonest"),
+    }
+    assert changed <= rewritten
+    assert not untouched & rewritten
+
+
+def test_a_register_change_resolves_earlier_records(built: str) -> None:
+    """Night 2 delivers no penalty row, only the register entry that resolves night 1's penalty."""
+    found = rows(built, "select subject_key, subject_resolution"
+                        " from public.incremental__marts_candidate__fct_credit_record where record_id = %s",
+                 record_id("penalty", AUTHORITY, "宁市监罚〔2026〕11号"))
+    assert found == [(ORG_E, "registration_number")]
 
 
 def _status(dsn: str, feed: str, *key: str) -> tuple:

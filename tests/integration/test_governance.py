@@ -131,15 +131,18 @@ def test_purge_removes_only_what_is_past_retention(
     dsn, _ = warehouse
     count = "select count(*) from raw.penalty where decision_number = %s"
     dry = governance.purge_expired(NIGHT_2, dsn=dsn, dry_run=True)
-    assert [(c.table_name, c.rows_purged) for c in dry] == [("raw.penalty", 1)]
+    derived = [("intermediate.int_credit_record__lifecycle", 1), ("intermediate.int_penalty__records", 1)]
+    assert [(c.table_name, c.rows_purged) for c in dry] == [("raw.penalty", 1), *derived]
     assert rows(dsn, count, "宁市监罚〔2015〕1号") == [(1,)]  # dry run deleted nothing
     assert rows(dsn, "select count(*) from governance.purge_audit") == [(0,)]
 
     purged = governance.purge_expired(NIGHT_2, dsn=dsn)
-    assert [(c.table_name, c.rows_purged) for c in purged] == [("raw.penalty", 1)]
+    assert [(c.table_name, c.rows_purged) for c in purged] == [("raw.penalty", 1), *derived]
     assert rows(dsn, count, "宁市监罚〔2015〕1号") == [(0,)]
-    audit = rows(dsn, "select table_name, rows_purged, detail->'record_ids' from governance.purge_audit")
-    assert audit == [("raw.penalty", 1, [OLD])]
+    assert rows(dsn, "select count(*) from intermediate.int_penalty__records where record_id = %s", OLD) == [(0,)]
+    audit = rows(dsn, "select table_name, rows_purged, detail->'record_ids' from governance.purge_audit"
+                      " order by purge_id")
+    assert audit == [("raw.penalty", 1, [OLD]), *[(t, n, [OLD]) for t, n in derived]]
 
     # far in the future everything that has ended goes, with the person's clear ID and the quarantine
     monkeypatch.setenv("WAREHOUSE_DSN", dsn)
@@ -150,4 +153,4 @@ def test_purge_removes_only_what_is_past_retention(
     assert tables["raw.judicial_listing"] == 1  # the removed listing; the open one is kept
     assert rows(dsn, "select count(*) from restricted.person_identity") == [(0,)]
     assert rows(dsn, "select count(*) from raw.judicial_listing where removed_on is null") == [(1,)]
-    assert rows(dsn, "select count(*) from raw.registration") == [(4,)]  # nobody deregistered
+    assert rows(dsn, "select count(*) from raw.registration") == [(5,)]  # nobody deregistered

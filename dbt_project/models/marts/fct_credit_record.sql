@@ -1,9 +1,10 @@
 {#- Incremental on record_id. marts_candidate may hold an older state after a publish swap (two
-    nights behind), so every watermark is read from this table itself: batches after the newest
-    batch it holds (plus a look-back for late commits), judicial removals since those deliveries,
-    stewards' decisions since it was built, and rows whose status moves with the as-of date.
-    A change of the catalogue or rules, or an as-of date earlier than the table's, re-evaluates
-    everything. Records past retention leave the table; nothing else is ever deleted. -#}
+    nights behind), so the watermark is read from this table itself: lifecycle rows rewritten
+    since it was built (plus a look-back for late commits; the lifecycle itself tracks feed
+    deliveries, judicial removals, stewards' decisions and register changes), and rows whose
+    status moves with the as-of date. A change of the catalogue or rules, or an as-of date
+    earlier than the table's, re-evaluates everything. Records past retention leave the table;
+    nothing else is ever deleted. -#}
 {{
     config(
         materialized='incremental',
@@ -15,15 +16,15 @@
             {'columns': ['subject_key']},
             {'columns': ['decision_date']},
             {'columns': ['catalogue_item', 'status']},
+            {'columns': ['retention_end']},
         ],
         post_hook=[
             "delete from {{ this }} where retention_end < {{ as_of_date() }}",
-            "delete from {{ this }} as fct where not exists (select 1 from {{ ref('int_credit_record__lifecycle') }} as l where l.record_id = fct.record_id and l.catalogue_item is not null)",
+            "delete from {{ this }} as fct using {{ ref('int_credit_record__lifecycle') }} as l"
+            " where l.record_id = fct.record_id and l.catalogue_item is null",
         ],
     )
 }}
-
--- depends_on: {{ ref('stg_quality__batches') }}
 
 with
 
@@ -41,23 +42,12 @@ records as (
 previous as (
 
     select
-        max(batch_id) as max_batch_id,
         max(built_at) as last_built_at,
         max(status_as_of) as last_as_of,
         min(rules_fingerprint) as min_fingerprint,
         max(rules_fingerprint) as max_fingerprint
 
     from {{ this }}
-
-),
-
-new_batches as (
-
-    select batches.batch_id, batches.delivery_date
-    from {{ ref('stg_quality__batches') }} as batches
-    cross join previous
-    where batches.batch_id > coalesce(previous.max_batch_id, 0)
-       or batches.finished_at > previous.last_built_at - interval '{{ var("incremental_lookback_hours") }} hours'
 
 ),
 
@@ -76,19 +66,8 @@ reprocess_all as (
 
 affected as (
 
-    select record_id from records
-    where batch_id in (select batch_id from new_batches)
-
-    union
-
-    select record_id from records
-    where ended_on >= (select min(delivery_date) from new_batches)
-
-    union
-
     select records.record_id from records cross join previous
-    where records.governance_changed_at
-        > previous.last_built_at - interval '{{ var("incremental_lookback_hours") }} hours'
+    where records.built_at > previous.last_built_at - interval '{{ var("incremental_lookback_hours") }} hours'
 
     union
 

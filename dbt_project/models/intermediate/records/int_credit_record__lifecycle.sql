@@ -3,9 +3,38 @@
 -- the stewards' decisions. Status is not decided here but in fct_credit_record, from these
 -- columns and the as-of date. Records outside the catalogue keep catalogue_item null: they are
 -- not credit information (Art. 10) and are listed in register_anomalies instead of the fact.
+{#- Incremental on record_id (macros/incremental_keys.sql): a night recomputes the records its
+    feed tables rewrote, those whose stewards' decisions changed, and those whose legacy
+    identifier now leads elsewhere in the register. A change of any reference seed, or of the
+    catalogue edition in force on the as-of date, recomputes every record. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['record_id'], 'unique': true},
+            {'columns': ['batch_id']},
+            {'columns': ['built_at']},
+            {'columns': ['party_registration_number']},
+            {'columns': ['party_organisation_code']},
+        ],
+        post_hook=[
+            "create index if not exists {{ this.identifier }}_tax_org_code on {{ this }}"
+            " (substr(party_tax_number, 7, 9)) where length(party_tax_number) = 15",
+            "create index if not exists {{ this.identifier }}_uncatalogued on {{ this }}"
+            " (record_id) where catalogue_item is null",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_credit_record__unioned') }}
+-- depends_on: {{ ref('int_subject__identifier_map') }}
+
 with
 
-records as (
+resolved as (
 
     select * from {{ ref('int_credit_record__resolved') }}
 
@@ -32,18 +61,91 @@ governance as (
 
 ),
 
--- one value for all reference data that decides windows and items: when any seed row changes,
--- the incremental fact re-evaluates every record
+-- one value for all reference data that decides windows and items, and for the catalogue
+-- edition in force: when any of it changes, the incremental models re-evaluate every record
 fingerprint as (
 
     select md5(
         (select string_agg(c::text, '|' order by c::text) from {{ ref('credit_catalogue') }} as c)
+        || (select coalesce(string_agg(distinct c.edition::text, '|'), '') from catalogue as c)
         || (select string_agg(r::text, '|' order by r::text) from {{ ref('publicity_rules') }} as r)
         || (select string_agg(t::text, '|' order by t::text) from {{ ref('penalty_types') }} as t)
         || (select string_agg(m::text, '|' order by m::text) from {{ ref('penalty_safety_markers') }} as m)
     ) as rules_fingerprint
 
 ),
+
+{% if is_incremental() %}
+
+changed_identifiers as (
+
+    select identifier from {{ ref('int_subject__identifier_map') }}
+    where built_at > {{ watermark() }}
+
+),
+
+affected_ids as (
+
+    select record_id from {{ ref('int_credit_record__unioned') }}
+    where built_at > {{ watermark() }}
+
+    union
+
+    select record_id from {{ ref('int_governance__record_state') }}
+    where changed_at > {{ watermark() }}
+
+    union
+
+    select record_id from {{ this }}
+    where party_registration_number in (select identifier from changed_identifiers)
+
+    union
+
+    select record_id from {{ this }}
+    where party_organisation_code in (select identifier from changed_identifiers)
+
+    union
+
+    select record_id from {{ this }}
+    where length(party_tax_number) = 15
+      and substr(party_tax_number, 7, 9) in (select identifier from changed_identifiers)
+
+),
+
+reprocess_all as (
+
+    select coalesce(
+        (select max(rules_fingerprint) from {{ this }}) is distinct from (select rules_fingerprint from fingerprint)
+        or (select min(rules_fingerprint) from {{ this }}) is distinct from (select rules_fingerprint from fingerprint),
+        true
+    ) as flag
+
+),
+
+-- Two branches, not `or record_id in (...)`: the join lets the planner look the night's records
+-- up by their unique index in each feed table instead of scanning every record.
+records as (
+
+    select resolved.* from resolved
+    where (select flag from reprocess_all)
+
+    union all
+
+    select resolved.* from resolved
+    inner join affected_ids using (record_id)
+    where not (select flag from reprocess_all)
+
+),
+
+{% else %}
+
+records as (
+
+    select * from resolved
+
+),
+
+{% endif %}
 
 catalogued as (
 
@@ -165,7 +267,8 @@ final as (
         windowed.batch_id,
         windowed.source_file,
         windowed.source_row,
-        fingerprint.rules_fingerprint
+        fingerprint.rules_fingerprint,
+        {{ dbt.current_timestamp() }} as built_at
 
     from windowed
     cross join fingerprint

@@ -1,11 +1,13 @@
 -- Every feed's records in one shape. Feed models may carry extra columns for their own marts
--- (e.g. the tax rating level); the union takes the common ones by name.
+-- (e.g. the tax rating level); the union takes the common ones by name. built_at is when the
+-- feed table last rewrote the record: what the incremental lifecycle looks for.
 {%- set columns = [
     'record_id', 'feed', 'source_table', 'natural_key', 'record_type',
     'party_name', 'party_category', 'party_uscc', 'party_registration_number',
     'party_organisation_code', 'party_tax_number', 'party_person_key', 'party_id_masked',
     'severity', 'decision_date', 'publicity_start', 'ended_on', 'source_status',
     'source_status_since', 'authority_name', 'summary', 'batch_id', 'source_file', 'source_row',
+    'built_at',
 ] %}
 
 with

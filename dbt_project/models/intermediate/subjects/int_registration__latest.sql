@@ -1,10 +1,11 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- One row per registered USCC: the version with the latest update time wins (GXSJ), ties broken
 -- by delivery order. Earlier names and statuses live on in the snapshot history.
 with
 
 registrations as (
 
-    select * from {{ ref('stg_registration__subjects') }}
+    {{ rows_of_changed_keys(ref('stg_registration__subjects'), ['uscc'], 'registration') }}
 
 ),
 
@@ -41,7 +42,8 @@ final as (
         first_registered_update,
         batch_id,
         source_file,
-        source_row
+        source_row,
+        {{ dbt.current_timestamp() }} as built_at
 
     from ranked
     where recency = 1

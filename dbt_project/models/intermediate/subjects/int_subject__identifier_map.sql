@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- Legacy identifiers that lead to a USCC, learnt from the register: the business registration
 -- number (注册号) and the organisation code (GB 11714), either as delivered or as USCC positions
 -- 9-17. An identifier that leads to more than one USCC is ambiguous and resolves nothing.
@@ -8,6 +9,24 @@ registrations as (
     select * from {{ ref('stg_registration__subjects') }}
 
 ),
+
+{% if is_incremental() %}
+-- identifiers a new registration batch mentions: only their USCC sets can have changed
+changed_identifiers as (
+
+    select registration_number as identifier from registrations
+    where batch_id in (select batch_id from ({{ new_batches('registration') }}) as new_batches)
+      and registration_number is not null
+    union
+    select organisation_code from registrations
+    where batch_id in (select batch_id from ({{ new_batches('registration') }}) as new_batches)
+      and organisation_code is not null
+    union
+    select substr(uscc, 9, 9) from registrations
+    where batch_id in (select batch_id from ({{ new_batches('registration') }}) as new_batches)
+
+),
+{% endif %}
 
 pairs as (
 
@@ -36,9 +55,13 @@ final as (
         identifier,
         case when count(distinct uscc) = 1 then min(uscc) end as uscc,
         count(distinct uscc) as candidate_count,
-        count(distinct uscc) > 1 as is_ambiguous
+        count(distinct uscc) > 1 as is_ambiguous,
+        {{ dbt.current_timestamp() }} as built_at
 
     from pairs
+    {%- if is_incremental() %}
+    where identifier in (select identifier from changed_identifiers)
+    {%- endif %}
     group by identifier_type, identifier
 
 )

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per judicial list entry (case + party + list type). The entry's latest
 -- interval decides: while the court's snapshot carries it, it is listed; the first snapshot
 -- without it is the removal date (a status change, never a deletion). Publicity starts on the
@@ -6,7 +7,12 @@ with
 
 intervals as (
 
-    select * from {{ ref('stg_judicial__listings') }}
+    {#- an entry also changes when a new snapshot no longer carries it: the merge then records
+        removed_on on the existing interval, whose batch_id stays that of the first sighting -#}
+    {%- set removed_since_new -%}
+        removed_on >= (select min(delivery_date) from ({{ new_batches('judicial') }}) as judicial_batches)
+    {%- endset %}
+    {{ rows_of_changed_keys(ref('stg_judicial__listings'), ['case_code', 'party_key', 'list_type'], 'judicial', removed_since_new) }}
 
 ),
 
@@ -50,7 +56,8 @@ final as (
         concat_ws('；', disrupt_type, duty, performance) as summary,
         batch_id,
         source_file,
-        source_row
+        source_row,
+        {{ dbt.current_timestamp() }} as built_at
 
     from ranked
     where recency = 1

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per arrears document (department + document number + insurance type); the
 -- row with the latest update date wins. Full payment (已补缴) ends the record on its update date,
 -- 已撤销 revokes it. The document type decides the catalogue item.
@@ -5,7 +6,7 @@ with
 
 arrears as (
 
-    select * from {{ ref('stg_social_insurance__arrears') }}
+    {{ rows_of_changed_keys(ref('stg_social_insurance__arrears'), ['department_code', 'document_number', 'insurance_type'], 'social_insurance') }}
 
 ),
 
@@ -46,7 +47,8 @@ final as (
         concat_ws('；', insurance_type, document_type, '欠缴金额 ' || arrears_cny || ' 元', arrears_status) as summary,
         batch_id,
         source_file,
-        source_row
+        source_row,
+        {{ dbt.current_timestamp() }} as built_at
 
     from latest
 

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per taxpayer and rating year, latest delivery wins. Only the A list is
 -- published (catalogue TAX-RATING-A); other levels are kept for authorised queries and the grade.
 -- record_id carries 'rating' so it can never meet a violation's authority/decision key.
@@ -5,7 +6,7 @@ with
 
 ratings as (
 
-    select * from {{ ref('stg_tax__ratings') }}
+    {{ rows_of_changed_keys(ref('stg_tax__ratings'), ['taxpayer_number', 'rating_year'], 'tax') }}
 
 ),
 
@@ -48,7 +49,8 @@ final as (
         source_file,
         source_row,
         rating_year,
-        rating_level
+        rating_level,
+        {{ dbt.current_timestamp() }} as built_at
 
     from latest
 

@@ -5,6 +5,9 @@ with
 latest as (
 
     select * from {{ ref('int_registration__latest') }}
+    {%- if is_incremental() %}
+    where built_at > {{ watermark() }}
+    {%- endif %}
 
 ),
 
@@ -38,7 +41,8 @@ final as (
         concat_ws('；', subject_type, registration_status) as summary,
         batch_id,
         source_file,
-        source_row
+        source_row,
+        {{ dbt.current_timestamp() }} as built_at
 
     from latest
 

@@ -1,10 +1,11 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per major tax violation (authority code + decision number), latest version
 -- wins. Removal from publication (CCRQ, or status 已撤出 after full payment) ends it early.
 with
 
 violations as (
 
-    select * from {{ ref('stg_tax__violations') }}
+    {{ rows_of_changed_keys(ref('stg_tax__violations'), ['authority_code', 'decision_number'], 'tax') }}
 
 ),
 
@@ -56,7 +57,8 @@ final as (
         concat_ws('；', latest.case_nature, latest.handling) as summary,
         latest.batch_id,
         latest.source_file,
-        latest.source_row
+        latest.source_row,
+        {{ dbt.current_timestamp() }} as built_at
 
     from latest
     inner join batches on batches.batch_id = latest.batch_id

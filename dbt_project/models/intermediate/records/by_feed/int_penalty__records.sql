@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per penalty decision (authority code + decision number), latest version
 -- wins in delivery order: U corrections replace the content, D (and legacy CF_ZT 1) revokes the
 -- decision, which ends publication on the day the revocation arrived. Nothing is deleted.
@@ -5,7 +6,7 @@ with
 
 decisions as (
 
-    select * from {{ ref('stg_penalty__decisions') }}
+    {{ rows_of_changed_keys(ref('stg_penalty__decisions'), ['authority_code', 'decision_number'], 'penalty') }}
 
 ),
 
@@ -107,7 +108,8 @@ final as (
         ) as summary,
         latest.batch_id,
         latest.source_file,
-        latest.source_row
+        latest.source_row,
+        {{ dbt.current_timestamp() }} as built_at
 
     from latest
     inner join batches on batches.batch_id = latest.batch_id

@@ -1,0 +1,42 @@
+{#- Incremental by natural key, the pattern of every record model.
+
+    A nightly delivery touches a small share of the natural keys. Latest-version selection is a
+    window over *all* versions of a key, so it cannot simply read the new rows: instead the
+    model reads every version of each key that a new batch touched (`rows_of_changed_keys`),
+    recomputes those keys, and `delete+insert` on `record_id` replaces them. Work is proportional
+    to the night's keys, not to the history (benchmarks/build.py).
+
+    "New" batches are those finished after this table was last built, minus
+    `incremental_lookback_hours`: a load that committed while the previous build ran is seen the
+    next night. Recomputing a key twice gives the same row, so the overlap is harmless. -#}
+
+{% macro watermark(relation=this) -%}
+    (select coalesce(max(built_at), '-infinity'::timestamptz) from {{ relation }})
+        - interval '{{ var("incremental_lookback_hours") }} hours'
+{%- endmacro %}
+
+
+{#- batch_id and delivery_date of the batches a model has not seen yet, optionally of one feed -#}
+{% macro new_batches(feed=none) -%}
+    select batch_id, delivery_date
+    from {{ ref('stg_quality__batches') }}
+    where finished_at > {{ watermark() }}
+    {%- if feed %} and feed = '{{ feed }}'{% endif %}
+{%- endmacro %}
+
+
+{#- All versions of the keys a new batch touched (incremental), or everything (first build and
+    --full-refresh). `also_changed` is an extra SQL condition on the relation that marks a key as
+    touched, e.g. a judicial removal recorded on an existing interval. -#}
+{% macro rows_of_changed_keys(relation, key, feed, also_changed=none) -%}
+    {%- if is_incremental() %}
+    select * from {{ relation }}
+    where ({{ key | join(', ') }}) in (
+        select {{ key | join(', ') }} from {{ relation }}
+        where batch_id in (select batch_id from ({{ new_batches(feed) }}) as new_batches)
+        {%- if also_changed %} or {{ also_changed }}{% endif %}
+    )
+    {%- else %}
+    select * from {{ relation }}
+    {%- endif %}
+{%- endmacro %}
