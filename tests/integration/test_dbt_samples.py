@@ -13,7 +13,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from test_dbt_build import BUILT_TABLES, build, differences, keep_incremental_copies, private_warehouse, rows
+from test_dbt_build import (
+    BUILT_TABLES,
+    a_day_passes,
+    build,
+    differences,
+    keep_incremental_copies,
+    private_warehouse,
+    rows,
+)
 
 from credit_dw.ingest.delivery import delivery_ready, ingest_delivery
 
@@ -48,6 +56,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
         for day in NIGHTS:
             ingest_night(dsn, day)
             build(dsn, flags, day)
+            a_day_passes(dsn)
             if day != NIGHTS[-1]:
                 swap(dsn)
         yield dsn, flags

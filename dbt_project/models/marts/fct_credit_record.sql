@@ -1,7 +1,7 @@
 {#- Incremental on record_id. marts_candidate may hold an older state after a publish swap (two
     nights behind), so the watermark is read from this table itself: lifecycle rows rewritten
-    since it was built (plus a look-back for late commits; the lifecycle itself tracks feed
-    deliveries, judicial removals, stewards' decisions and register changes), and rows whose
+    since it was built (the lifecycle itself tracks feed deliveries, judicial removals,
+    stewards' decisions and register changes, with a look-back for late commits), and rows whose
     status moves with the as-of date. A change of the catalogue or rules, or an as-of date
     earlier than the table's, re-evaluates everything. Records past retention leave the table;
     nothing else is ever deleted. -#}
@@ -66,14 +66,14 @@ reprocess_all as (
 
 affected as (
 
+    -- exactly after the last build: the lifecycle is written by this pipeline (incremental_keys.sql)
     select records.record_id from records cross join previous
-    where records.built_at > previous.last_built_at - interval '{{ var("incremental_lookback_hours") }} hours'
+    where records.built_at > previous.last_built_at
 
     union
 
     select record_id from {{ this }}
-    where subject_key is null
-       or {{ credit_record_status(as_of_date()) }} is distinct from status
+    where {{ credit_record_status(as_of_date()) }} is distinct from status
 
 ),
 

@@ -80,14 +80,14 @@ fingerprint as (
 changed_identifiers as (
 
     select identifier from {{ ref('int_subject__identifier_map') }}
-    where built_at > {{ watermark() }}
+    where built_at > {{ built_since() }}
 
 ),
 
 affected_ids as (
 
     select record_id from {{ ref('int_credit_record__unioned') }}
-    where built_at > {{ watermark() }}
+    where built_at > {{ built_since() }}
 
     union
 

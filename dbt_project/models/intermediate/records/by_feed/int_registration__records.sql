@@ -6,7 +6,7 @@ latest as (
 
     select * from {{ ref('int_registration__latest') }}
     {%- if is_incremental() %}
-    where built_at > {{ watermark() }}
+    where built_at > {{ built_since() }}
     {%- endif %}
 
 ),
