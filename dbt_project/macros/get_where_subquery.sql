@@ -2,8 +2,9 @@
     templating a test's `where`: override get_where_subquery).
 
     Tests configured with `where: rows_of_the_night` (all of them, dbt_project.yml) see:
-      - relations with `built_at` (the incremental tables): the rows of the latest build, i.e.
+      - tables with `built_at` (the incremental ones): the rows of the latest build, i.e.
         every row after a full refresh, the night's recomputed keys after an incremental one;
+        views with `built_at` (over those tables): the rows their latest builds wrote;
       - staging views over raw (`batch_id`): the rows of the batches finished in the 24 hours
         before the latest batch, i.e. the night's deliveries;
       - anything else (seeds, small tables rebuilt whole): every row.
@@ -30,8 +31,15 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-    {%- if 'built_at' in columns -%}
-        {{ return("built_at >= (select max(built_at) from " ~ relation ~ ") - interval '24 hours'") }}
+    {#- a ref() does not say whether it is a table; the catalogue does -#}
+    {%- set existing = adapter.get_relation(relation.database, relation.schema, relation.identifier) -%}
+    {%- if 'built_at' in columns and existing is not none and existing.is_table -%}
+        {#- one build writes a table in one transaction: its rows share that build's built_at -#}
+        {{ return("built_at = (select max(built_at) from " ~ relation ~ ")") }}
+    {%- elif 'built_at' in columns -%}
+        {#- a view over several tables (the union of the feed tables): their builds of one run lie
+            minutes apart, never an hour -#}
+        {{ return("built_at >= (select max(built_at) from " ~ relation ~ ") - interval '1 hour'") }}
     {%- elif 'batch_id' in columns and relation.identifier != 'stg_quality__batches' -%}
         {#- the manifest by name, not ref(): a test may not declare a dependency at run time -#}
         {%- set manifest = api.Relation.create(database=target.database, schema='quality', identifier='batch_manifest') -%}
