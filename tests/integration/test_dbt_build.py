@@ -37,6 +37,7 @@ ORG_C = "92320583MA2PBMEM21"  # individual business, penalised by organisation c
 ORG_D = "91320106246813570M"  # not in the register, penalised by USCC
 ORG_E = "91320104MA3Q7WX523"  # registered on night 2 only: resolves a penalty delivered on night 1
 REGNO_E = "320102400000777"
+ORG_F = "91320105MA4R8XY68J"  # not in the register; its only record passes retention between the nights
 REGNO_B = "320102400000120"
 PERSON_ID = "320102198503151230"  # a natural person's clear ID: must never reach a mart
 PERSON_HASH = hmac.new(b"test", PERSON_ID.encode(), sha256).hexdigest()
@@ -101,6 +102,8 @@ def load_night_1(conn: psycopg.Connection) -> None:
                  content=f"当事人身份证号{PERSON_ID}罚款"),
         # unresolvable: registration number not in the register
         _penalty("宁市监罚〔2026〕8号", "2026-08-02", ["罚款"], party_registration_number="320102400009999"),
+        # 2019 rule, ordinary: published until 2021-11-09, retained until 2026-11-10 (between the nights)
+        _penalty("宁市监罚〔2020〕5号", "2020-11-10", ["罚款"], party_uscc=ORG_F),
         # registration number unknown tonight; the register learns it on night 2 (no new penalty row)
         _penalty("宁市监罚〔2026〕11号", "2026-08-03", ["罚款"], party_registration_number=REGNO_E),
         # to be revoked on night 2
@@ -233,7 +236,7 @@ def rows(dsn: str, query: str, *params) -> list[tuple]:
 
 # When a row was written and the as-of date it was last evaluated for: they differ between an
 # incremental and a full build by design (an incremental night rewrites only rows that change).
-WRITE_METADATA = ("built_at", "status_as_of", "disclosed_as_of", "profile_as_of", "list_as_of")
+WRITE_METADATA = ("built_at", "status_as_of", "disclosed_as_of", "profile_as_of", "list_as_of", "previous_subject_key")
 
 
 def incremental_tables(dsn: str) -> dict[str, str]:
@@ -285,6 +288,9 @@ REWRITE_TRACKED = ("intermediate.int_registration__records", "intermediate.int_p
                    "intermediate.int_credit_record__lifecycle", "marts_candidate.fct_credit_record")
 
 
+SUBJECT_MARTS = ("marts_candidate.dim_credit_subject", "marts_candidate.subject_credit_profile")
+
+
 @pytest.fixture(scope="module")
 def built(dbt_dsn: str, dbt_target: list[str]) -> str:
     """Night 1 build, night 2 incremental build, then a full refresh: ``public`` keeps a copy of
@@ -303,6 +309,9 @@ def built(dbt_dsn: str, dbt_target: list[str]) -> str:
         conn.execute("create table public.rewritten (table_name text, record_id text)")
         for table in REWRITE_TRACKED:
             conn.execute(f"insert into public.rewritten select %s, record_id from {table}"
+                         f" where built_at = (select max(built_at) from {table})", (table,))
+        for table in SUBJECT_MARTS:
+            conn.execute(f"insert into public.rewritten select %s, subject_key from {table}"
                          f" where built_at = (select max(built_at) from {table})", (table,))
     build(warehouse_dsn, dbt_target, NIGHT_2, "--full-refresh")
     return warehouse_dsn
@@ -344,6 +353,20 @@ def test_the_incremental_night_recomputes_only_what_changed(built: str, table: s
     else:
         assert changed <= rewritten
     assert not untouched & rewritten
+
+
+@pytest.mark.parametrize("table", SUBJECT_MARTS)
+def test_the_incremental_night_refreshes_only_the_subjects_it_reached(built: str, table: str) -> None:
+    rewritten = {r[0] for r in rows(built, "select record_id from public.rewritten where table_name = %s", table)}
+    # ORG_A renamed, ORG_B revoked and repaired, ORG_C corrected, ORG_E registered (and its
+    # penalty resolved), the person's listing removed; ORG_D and the natural person of the
+    # penalty feed had nothing happen
+    assert {ORG_A, ORG_B, ORG_C, ORG_E, JUDICIAL_PERSON_KEY} <= rewritten
+    assert not {ORG_D, PERSON_HASH} & rewritten
+    # its only record left the fact (retention): the subject leaves the dimension and profile
+    assert rows(built, f"select count(*) from {_copy_of(table)} where subject_key = %s", ORG_F) == [(0,)]
+    assert rows(built, "select reason from intermediate.credit_record_departure where subject_key = %s",
+                ORG_F) == [("past retention",)]
 
 
 def test_a_register_change_resolves_earlier_records(built: str) -> None:

@@ -37,6 +37,7 @@ SERIOUS_PENALTY = record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号")
 WARNING_ONLY = record_id("penalty", AUTHORITY, "宁市监罚〔2026〕4号")
 EXPIRED = record_id("penalty", AUTHORITY, "宁市监罚〔2022〕9号")
 OLD = record_id("penalty", AUTHORITY, "宁市监罚〔2015〕1号")
+RETAINED_UNTIL_NOV_10 = record_id("penalty", AUTHORITY, "宁市监罚〔2020〕5号")
 DISHONEST = record_id("judicial", "（2025）苏0102执1234号", ORG_A, "dishonest")
 
 
@@ -131,18 +132,20 @@ def test_purge_removes_only_what_is_past_retention(
     dsn, _ = warehouse
     count = "select count(*) from raw.penalty where decision_number = %s"
     dry = governance.purge_expired(NIGHT_2, dsn=dsn, dry_run=True)
-    derived = [("intermediate.int_credit_record__lifecycle", 1), ("intermediate.int_penalty__records", 1)]
-    assert [(c.table_name, c.rows_purged) for c in dry] == [("raw.penalty", 1), *derived]
+    derived = [("intermediate.int_credit_record__lifecycle", 2), ("intermediate.int_penalty__records", 2)]
+    assert [(c.table_name, c.rows_purged) for c in dry] == [("raw.penalty", 2), *derived]
     assert rows(dsn, count, "宁市监罚〔2015〕1号") == [(1,)]  # dry run deleted nothing
     assert rows(dsn, "select count(*) from governance.purge_audit") == [(0,)]
 
     purged = governance.purge_expired(NIGHT_2, dsn=dsn)
-    assert [(c.table_name, c.rows_purged) for c in purged] == [("raw.penalty", 1), *derived]
+    assert [(c.table_name, c.rows_purged) for c in purged] == [("raw.penalty", 2), *derived]
     assert rows(dsn, count, "宁市监罚〔2015〕1号") == [(0,)]
+    assert rows(dsn, count, "宁市监罚〔2020〕5号") == [(0,)]
     assert rows(dsn, "select count(*) from intermediate.int_penalty__records where record_id = %s", OLD) == [(0,)]
     audit = rows(dsn, "select table_name, rows_purged, detail->'record_ids' from governance.purge_audit"
                       " order by purge_id")
-    assert audit == [("raw.penalty", 1, [OLD]), *[(t, n, [OLD]) for t, n in derived]]
+    purged_ids = sorted([OLD, RETAINED_UNTIL_NOV_10])
+    assert audit == [("raw.penalty", 2, purged_ids), *[(t, n, purged_ids) for t, n in derived]]
 
     # far in the future everything that has ended goes, with the person's clear ID and the quarantine
     monkeypatch.setenv("WAREHOUSE_DSN", dsn)

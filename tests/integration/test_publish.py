@@ -153,7 +153,7 @@ def test_missing_mart_and_window_violations_fail(fresh_dsn: str) -> None:
     assert ("mart_joint_discipline_list", "table_exists",
             "marts_candidate.joint_discipline_list does not exist: did dbt build it?") in failed
     assert ("mart_public_disclosure", "unexpected_rows_expectation",
-            "every row is inside its publicity window on disclosed_as_of") in failed
+            "every row is inside its publicity window on max(disclosed_as_of)") in failed
     assert ("mart_public_disclosure", "unexpected_rows_expectation",
             "every record_id exists in fct_credit_record") in failed
     assert ("mart_fct_credit_record", "unexpected_rows_expectation",

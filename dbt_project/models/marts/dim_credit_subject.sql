@@ -7,6 +7,7 @@ with
 registered as (
 
     select * from {{ ref('int_registration__latest') }}
+    where {{ in_refresh_scope('uscc', 'subject_key') }}
 
 ),
 
@@ -14,6 +15,7 @@ records as (
 
     select * from {{ ref('fct_credit_record') }}
     where subject_key is not null
+      and {{ in_refresh_scope('subject_key', 'subject_key') }}
 
 ),
 
@@ -95,7 +97,9 @@ final as (
         case when subjects.subject_category = 'natural_person' then subjects.party_id_masked end as id_masked,
         subjects.registration_updated_at,
         subjects.first_record_on,
-        subjects.latest_record_on
+        subjects.latest_record_on,
+        {{ seed_fingerprint(['uscc_subject_categories', 'admin_divisions']) }} as reference_fingerprint,
+        {{ dbt.current_timestamp() }} as built_at
 
     from subjects
     left join uscc_categories

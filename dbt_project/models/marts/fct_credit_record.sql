@@ -17,11 +17,16 @@
             {'columns': ['decision_date']},
             {'columns': ['catalogue_item', 'status']},
             {'columns': ['retention_end']},
+            {'columns': ['built_at']},
+            {'columns': ['publicity_start']},
         ],
         post_hook=[
-            "delete from {{ this }} where retention_end < {{ as_of_date() }}",
-            "delete from {{ this }} as fct using {{ ref('int_credit_record__lifecycle') }} as l"
-            " where l.record_id = fct.record_id and l.catalogue_item is null",
+            "{{ record_departures('past retention',"
+            " 'delete from ' ~ this ~ ' where retention_end < ' ~ as_of_date() ~ ' returning record_id, subject_key') }}",
+            "{{ record_departures('not in the catalogue',"
+            " 'delete from ' ~ this ~ ' as fct using ' ~ ref('int_credit_record__lifecycle') ~ ' as l'"
+            " ~ ' where l.record_id = fct.record_id and l.catalogue_item is null'"
+            " ~ ' returning fct.record_id, fct.subject_key') }}",
         ],
     )
 }}
@@ -75,6 +80,13 @@ affected as (
     select record_id from {{ this }}
     where {{ credit_record_status(as_of_date()) }} is distinct from status
 
+    union
+
+    -- publicity that started since: the status stays, but the subject marts count it from today
+    select fct.record_id from {{ this }} as fct cross join previous
+    where coalesce(fct.publicity_start, fct.decision_date) > previous.last_as_of
+      and coalesce(fct.publicity_start, fct.decision_date) <= {{ as_of_date() }}
+
 ),
 
 {% endif %}
@@ -113,6 +125,16 @@ selected as (
 
 {% endif %}
 
+-- The subject a rewritten record had before, when it changes: the subject marts then refresh
+-- the subject it left as well as the one it joined.
+{% if is_incremental() %}
+before as (
+
+    select record_id, subject_key as previous_subject_key from {{ this }}
+
+),
+{% endif %}
+
 statused as (
 
     select
@@ -126,7 +148,7 @@ statused as (
 final as (
 
     select
-        record_id,
+        statused.record_id,
         feed,
         record_type,
         subject_key,
@@ -165,9 +187,19 @@ final as (
         source_row,
         {{ as_of_date() }} as status_as_of,
         rules_fingerprint,
+        {% if is_incremental() -%}
+        case
+            when before.previous_subject_key is distinct from statused.subject_key then before.previous_subject_key
+        end
+        {%- else -%}
+        null::text
+        {%- endif %} as previous_subject_key,
         {{ dbt.current_timestamp() }} as built_at
 
     from statused
+    {% if is_incremental() -%}
+    left join before on before.record_id = statused.record_id
+    {%- endif %}
 
 )
 

@@ -7,6 +7,7 @@ with
 records as (
 
     select * from {{ ref('fct_credit_record') }}
+    where {{ in_refresh_scope('record_id', 'record_id') }}
 
 ),
 
@@ -45,7 +46,8 @@ final as (
         listed.publicity_end as listed_until,
         listed.status,
         listed.is_disputed,
-        {{ as_of_date() }} as list_as_of
+        {{ as_of_date() }} as list_as_of,
+        {{ dbt.current_timestamp() }} as built_at
 
     from listed
     inner join subjects on subjects.subject_key = listed.subject_key

@@ -7,6 +7,7 @@ with
 records as (
 
     select * from {{ ref('fct_credit_record') }}
+    where {{ in_refresh_scope('record_id', 'record_id') }}
 
 ),
 
@@ -48,7 +49,8 @@ final as (
         {{ mask_person_ids('disclosed.summary') }} as summary,
         disclosed.status,
         disclosed.is_disputed,
-        {{ as_of_date() }} as disclosed_as_of
+        {{ as_of_date() }} as disclosed_as_of,
+        {{ dbt.current_timestamp() }} as built_at
 
     from disclosed
     left join subjects on subjects.subject_key = disclosed.subject_key

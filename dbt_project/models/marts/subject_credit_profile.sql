@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_registration__latest') }}
 -- Per subject on the as-of date: counts by Art. 11 category, active dishonesty flags, the latest
 -- event, the latest tax rating and a rule-based credit grade (seeds/credit_grade_rules.csv) with
 -- every reason that produced it. "In force" = active, disputed or corrected and already started.
@@ -6,6 +7,7 @@ with
 subjects as (
 
     select * from {{ ref('dim_credit_subject') }}
+    where {{ in_refresh_scope('subject_key', 'subject_key') }}
 
 ),
 
@@ -18,6 +20,7 @@ records as (
 
     from {{ ref('fct_credit_record') }}
     where subject_key is not null
+      and {{ in_refresh_scope('subject_key', 'subject_key') }}
 
 ),
 
@@ -207,7 +210,9 @@ final as (
         profile.*,
         graded.credit_grade,
         graded.grade_reasons,
-        {{ as_of_date() }} as profile_as_of
+        {{ as_of_date() }} as profile_as_of,
+        {{ seed_fingerprint(['credit_grade_rules', 'credit_grades']) }} as reference_fingerprint,
+        {{ dbt.current_timestamp() }} as built_at
 
     from profile
     left join graded on graded.subject_key = profile.subject_key

@@ -145,8 +145,8 @@ def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
                              dsn: str | None = None) -> GateResult:
     """Validate every table in ``marts_candidate`` (and require the core marts) before publish.
 
-    ``as_of``: the date publicity windows are checked on; by default the mart's own
-    ``disclosed_as_of`` (the date dbt built it for).
+    ``as_of``: the date publicity windows are checked on; by default the mart's own as-of
+    date, ``max(disclosed_as_of)`` (the date dbt last built it for).
     """
     with db.connect(dsn) as conn:
         columns: dict[str, dict[str, bool]] = {}

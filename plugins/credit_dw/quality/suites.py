@@ -248,7 +248,7 @@ def mart_suite(rules: MartRules | None, table: str, columns: dict[str, bool], as
     """Suite ``mart_<table>``: keys, references, windows, statuses, and no clear ID numbers.
 
     ``columns`` maps the candidate table's columns to "is text"; ``as_of`` None means the
-    mart's own ``disclosed_as_of`` (or today when it has none).
+    mart's own as-of date, ``max(disclosed_as_of)`` (or today when it has none).
     """
     import great_expectations as gx
 
@@ -281,7 +281,9 @@ def mart_suite(rules: MartRules | None, table: str, columns: dict[str, bool], as
                 if as_of is not None:
                     on, label = f"date '{as_of.isoformat()}'", as_of.isoformat()
                 elif AS_OF_COLUMN in columns:
-                    on, label = AS_OF_COLUMN, AS_OF_COLUMN
+                    # the table's as-of date: incremental marts keep the date each row was last
+                    # evaluated for, and every row must hold on the latest one
+                    on, label = f"(select max(m.{AS_OF_COLUMN}) from {{batch}} as m)", f"max({AS_OF_COLUMN})"
                 else:
                     on, label = "current_date", "current_date"
                 exps.append(_expectation(
