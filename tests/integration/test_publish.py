@@ -150,6 +150,8 @@ def test_missing_mart_and_window_violations_fail(fresh_dsn: str) -> None:
     result = gate.validate_candidate_marts("run-w")   # window on the mart's disclosed_as_of
     failed = {(o.suite, f["expectation"], f.get("description") or f.get("column"))
               for o, f in result.failures()}
+    # every failure is the data's, none an expectation that could not run (e.g. bad SQL)
+    assert not [f for _, f in result.failures() if str(f.get("observed", "")).startswith("error:")]
     assert ("mart_joint_discipline_list", "table_exists",
             "marts_candidate.joint_discipline_list does not exist: did dbt build it?") in failed
     assert ("mart_public_disclosure", "unexpected_rows_expectation",

@@ -1,7 +1,7 @@
 -- What stewards must look at in the register and the records' identifiers (one row each):
 --   uscc_check_failed        the register carries a USCC whose check character fails (kept, flagged)
 --   identifier_ambiguous     a registration number / organisation code leads to several USCCs
---   uscc_not_in_register     a record names a USCC the register does not know
+--   uscc_not_in_register     a record of the marts names a USCC the register does not know
 --   record_after_deregistration  a decision dated after the subject was deregistered
 --   not_in_catalogue         a record type no catalogue item covers (not credit information, Art. 10)
 --   no_publicity_rule        a public item whose rule family has no rule for the decision date
@@ -22,6 +22,21 @@ identifier_map as (
 records as (
 
     select * from {{ ref('int_credit_record__lifecycle') }}
+
+),
+
+-- Each record-level check starts from the few subjects or records it can concern and looks
+-- their records up by index, so the model costs what it finds, not the size of the history.
+organisations_outside_register as (
+
+    select subject_key from {{ ref('dim_credit_subject') }}
+    where subject_category = 'organisation' and not in_register
+
+),
+
+deregistered as (
+
+    select * from registered where registration_status = '注销'
 
 ),
 
@@ -73,11 +88,10 @@ anomalies as (
         records.batch_id,
         records.source_file,
         records.source_row
-    from records
-    left join registered on registered.uscc = records.subject_key
+    from organisations_outside_register as outside
+    inner join records on records.subject_key = outside.subject_key
     where records.subject_category = 'organisation'
       and records.feed <> 'registration'
-      and registered.uscc is null
 
     union all
 
@@ -93,10 +107,9 @@ anomalies as (
         records.batch_id,
         records.source_file,
         records.source_row
-    from records
-    inner join registered on registered.uscc = records.subject_key
+    from deregistered as registered
+    inner join records on records.subject_key = registered.uscc
     where records.feed <> 'registration'
-      and registered.registration_status = '注销'
       and records.decision_date > registered.deregistered_on
 
     union all

@@ -283,7 +283,7 @@ def mart_suite(rules: MartRules | None, table: str, columns: dict[str, bool], as
                 elif AS_OF_COLUMN in columns:
                     # the table's as-of date: incremental marts keep the date each row was last
                     # evaluated for, and every row must hold on the latest one
-                    on, label = f"(select max(m.{AS_OF_COLUMN}) from {{batch}} as m)", f"max({AS_OF_COLUMN})"
+                    on, label = f"(select max({AS_OF_COLUMN}) from {{batch}})", f"max({AS_OF_COLUMN})"
                 else:
                     on, label = "current_date", "current_date"
                 exps.append(_expectation(

@@ -19,12 +19,17 @@
             {'columns': ['built_at']},
             {'columns': ['party_registration_number']},
             {'columns': ['party_organisation_code']},
+            {'columns': ['subject_key']},
         ],
         post_hook=[
             "create index if not exists {{ this.identifier }}_tax_org_code on {{ this }}"
             " (substr(party_tax_number, 7, 9)) where length(party_tax_number) = 15",
             "create index if not exists {{ this.identifier }}_uncatalogued on {{ this }}"
             " (record_id) where catalogue_item is null",
+            "create index if not exists {{ this.identifier }}_unresolved on {{ this }}"
+            " (record_id) where subject_key is null",
+            "create index if not exists {{ this.identifier }}_without_rule on {{ this }}"
+            " (record_id) where catalogue_item is not null and rule_version is null",
         ],
     )
 }}
