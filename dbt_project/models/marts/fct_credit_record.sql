@@ -33,7 +33,9 @@
 
 with
 
-records as (
+-- not materialized: referenced several times below; each use should read the lifecycle by index
+-- (built_at, record_id) rather than all of it copied into a work table first
+records as not materialized (
 
     select *
     from {{ ref('int_credit_record__lifecycle') }}

@@ -39,7 +39,9 @@
 
 with
 
-resolved as (
+-- not materialized: referenced twice below, PostgreSQL would otherwise compute every record
+-- once into a work table instead of looking up just the night's records
+resolved as not materialized (
 
     select * from {{ ref('int_credit_record__resolved') }}
 
