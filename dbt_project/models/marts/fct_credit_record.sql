@@ -19,6 +19,8 @@
             {'columns': ['retention_end']},
             {'columns': ['built_at']},
             {'columns': ['publicity_start']},
+            {'columns': ['status_as_of']},
+            {'columns': ['rules_fingerprint']},
         ],
         post_hook=[
             "{{ record_departures('past retention',"
@@ -67,7 +69,10 @@ reprocess_all as (
         or previous.last_as_of > {{ as_of_date() }} as flag
 
     from previous
-    cross join (select max(rules_fingerprint) as value from records) as current_fingerprint
+    -- the whole lifecycle shares one fingerprint once built: read it by index
+    cross join (
+        select max(rules_fingerprint) as value from {{ ref('int_credit_record__lifecycle') }}
+    ) as current_fingerprint
 
 ),
 

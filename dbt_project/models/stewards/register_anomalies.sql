@@ -7,7 +7,8 @@
 --   no_publicity_rule        a public item whose rule family has no rule for the decision date
 with
 
-registered as (
+-- not materialized (referenced several times): each check reads only what it needs, by index
+registered as not materialized (
 
     select * from {{ ref('int_registration__latest') }}
 
@@ -19,7 +20,7 @@ identifier_map as (
 
 ),
 
-records as (
+records as not materialized (
 
     select * from {{ ref('int_credit_record__lifecycle') }}
 

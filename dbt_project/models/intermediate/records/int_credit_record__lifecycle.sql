@@ -20,6 +20,13 @@
             {'columns': ['party_registration_number']},
             {'columns': ['party_organisation_code']},
             {'columns': ['subject_key']},
+            {'columns': ['rules_fingerprint']},
+        ],
+        pre_hook=[
+            "{% if is_incremental() %}"
+            "create temporary table {{ this.identifier }}__affected on commit drop as {{ lifecycle_changes() }};"
+            " analyze {{ this.identifier }}__affected"
+            "{% endif %}",
         ],
         post_hook=[
             "create index if not exists {{ this.identifier }}_tax_org_code on {{ this }}"
@@ -84,38 +91,11 @@ fingerprint as (
 
 {% if is_incremental() %}
 
-changed_identifiers as (
-
-    select identifier from {{ ref('int_subject__identifier_map') }}
-    where built_at > {{ built_since() }}
-
-),
-
+-- the pre-hook's temporary table (macros/lifecycle_changes.sql): with real statistics on it,
+-- the planner looks the night's records up by index instead of hashing every record
 affected_ids as (
 
-    select record_id from {{ ref('int_credit_record__unioned') }}
-    where built_at > {{ built_since() }}
-
-    union
-
-    select record_id from {{ ref('int_governance__record_state') }}
-    where changed_at > {{ watermark() }}
-
-    union
-
-    select record_id from {{ this }}
-    where party_registration_number in (select identifier from changed_identifiers)
-
-    union
-
-    select record_id from {{ this }}
-    where party_organisation_code in (select identifier from changed_identifiers)
-
-    union
-
-    select record_id from {{ this }}
-    where length(party_tax_number) = 15
-      and substr(party_tax_number, 7, 9) in (select identifier from changed_identifiers)
+    select record_id from {{ this.identifier }}__affected
 
 ),
 

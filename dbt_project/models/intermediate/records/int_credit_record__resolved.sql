@@ -11,7 +11,9 @@ records as (
 
 ),
 
-identifier_map as (
+-- not materialized (joined three times): an incremental reader looks a few records' identifiers
+-- up by the map's unique index instead of hashing the whole map three times
+identifier_map as not materialized (
 
     select * from {{ ref('int_subject__identifier_map') }}
 
