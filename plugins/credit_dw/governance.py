@@ -295,6 +295,18 @@ def _purge_snapshot(conn: psycopg.Connection, counts: list[PurgeCount], rule: st
     )
     if cur.rowcount:
         counts.append(PurgeCount(table, cur.rowcount, rule))
+    # the history mart is incremental: it keeps versions until told, in both publication schemas
+    for schema in ("marts_candidate", "marts"):
+        history = f"{schema}.dim_credit_subject_history"
+        if conn.execute("select to_regclass(%s)", (history,)).fetchone()[0] is None:
+            continue
+        cur = conn.execute(
+            sql.SQL("delete from {} as h using purge_expired as e where e.source_table = 'raw.registration'"
+                    " and e.natural_key = array[h.subject_key]").format(
+                sql.Identifier(schema, "dim_credit_subject_history"))
+        )
+        if cur.rowcount:
+            counts.append(PurgeCount(history, cur.rowcount, rule))
 
 
 def _purge_derived(conn: psycopg.Connection, counts: list[PurgeCount], rule: str) -> None:

@@ -278,6 +278,7 @@ BUILT_TABLES = [
     "intermediate.int_registration__latest", "intermediate.int_registration__records",
     "intermediate.int_subject__identifier_map", "intermediate.int_credit_record__lifecycle",
     "marts_candidate.fct_credit_record", "marts_candidate.dim_credit_subject",
+    "marts_candidate.dim_credit_subject_history",
     "marts_candidate.subject_credit_profile", "marts_candidate.public_disclosure",
     "marts_candidate.joint_discipline_list", "marts_candidate.unresolved_subject_records",
     "marts_candidate.register_anomalies",
