@@ -84,11 +84,12 @@
     on a first build or --full-refresh, where the model simply selects everything. -#}
 {% macro refresh_scope_pre_hook(key, reference_seeds=[]) -%}
     {%- if is_incremental() -%}
+    {#- decided once, before anything is deleted (deleting changes the mart's own watermark) -#}
+    create temporary table {{ refresh_scope_table() }}__full on commit drop as
+    select {{ full_rebuild_needed(reference_seeds) }} as full_rebuild;
     create temporary table {{ refresh_scope_table() }} on commit drop as
     select scope.{{ key }}
-    from (
-        select {{ full_rebuild_needed(reference_seeds) }} as full_rebuild
-    ) as flags
+    from {{ refresh_scope_table() }}__full as flags
     cross join lateral (
         {% if key == 'subject_key' -%}
         select keys.uscc as {{ key }} from ({{ all_subjects() }}) as keys where flags.full_rebuild
@@ -102,6 +103,8 @@
     ) as scope;
     create unique index on {{ refresh_scope_table() }} ({{ key }});
     analyze {{ refresh_scope_table() }};
+    {#- a full rebuild empties the mart: rows of subjects that left everything go too -#}
+    delete from {{ this }} where (select full_rebuild from {{ refresh_scope_table() }}__full);
     delete from {{ this }} where {{ key }} in (select {{ key }} from {{ refresh_scope_table() }})
     {%- endif -%}
 {%- endmacro %}

@@ -469,3 +469,22 @@ def test_analyst_reads_marts_but_not_raw_or_restricted(built: str) -> None:
         assert conn.execute("select has_schema_privilege('transformer', 'restricted', 'usage')").fetchone() == (
             False,
         )
+
+
+def test_a_full_rebuild_of_the_marts_drops_subjects_that_left(dbt_target: list[str]) -> None:
+    """Night 2 right after night 1: within the look-back every batch counts as new, the fact is
+    rewritten whole and the subject marts rebuild in full. ORG_F's only record passed retention
+    between the nights, so ORG_F must leave them (a full rebuild's scope cannot name it)."""
+    with private_warehouse("credit_dw_test_full_scope") as dsn:
+        with psycopg.connect(dsn) as conn:
+            load_night_1(conn)
+        build(dsn, dbt_target, NIGHT_1)
+        assert rows(dsn, "select count(*) from marts_candidate.dim_credit_subject where subject_key = %s",
+                    ORG_F) == [(1,)]
+        with psycopg.connect(dsn) as conn:
+            load_night_2(conn)
+        build(dsn, dbt_target, NIGHT_2)
+        fct = rows(dsn, "select min(built_at) = max(built_at) from marts_candidate.fct_credit_record")
+        assert fct == [(True,)]  # the path under test: every fact row rewritten
+        for table in SUBJECT_MARTS:
+            assert rows(dsn, f"select count(*) from {table} where subject_key = %s", ORG_F) == [(0,)]
