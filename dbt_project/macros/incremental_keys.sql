@@ -50,3 +50,24 @@
     select * from {{ relation }}
     {%- endif %}
 {%- endmacro %}
+
+
+{#- Every row of `relation` when the `reprocess` CTE's flag holds, else the rows named by the
+    `affected` CTE (record_id); every row outside incremental runs. Two branches of a union, not
+    `or record_id in (...)`: an IN over a badly estimated subquery became an unhashed subplan
+    run once per record (545 s at 1M records, benchmarks/build.py); a join hashes or probes by
+    index. -#}
+{% macro all_or_affected(relation, affected='affected_ids', reprocess='reprocess_all') -%}
+    {%- if is_incremental() %}
+    select {{ relation }}.* from {{ relation }}
+    where (select flag from {{ reprocess }})
+
+    union all
+
+    select {{ relation }}.* from {{ relation }}
+    inner join {{ affected }} using (record_id)
+    where not (select flag from {{ reprocess }})
+    {%- else %}
+    select * from {{ relation }}
+    {%- endif %}
+{%- endmacro %}

@@ -96,41 +96,19 @@ affected as (
 
 ),
 
-{% endif %}
-
-{% if is_incremental() %}
-
 affected_ids as (
 
     select distinct record_id from affected
 
 ),
 
--- A join, not `record_id in (subquery)`: with the planner's (badly overestimated) size of
--- `affected` the IN became an unhashed subplan scanned once per record, quadratic in the
--- table size (545 s at 1M records, benchmarks/build.py). Joins hash regardless of work_mem.
-selected as (
-
-    select records.* from records
-    where (select flag from reprocess_all)
-
-    union all
-
-    select records.* from records
-    inner join affected_ids using (record_id)
-    where not (select flag from reprocess_all)
-
-),
-
-{% else %}
-
-selected as (
-
-    select * from records
-
-),
-
 {% endif %}
+
+selected as (
+
+    {{ all_or_affected('records') }}
+
+),
 
 -- The subject a rewritten record had before, when it changes: the subject marts then refresh
 -- the subject it left as well as the one it joined.

@@ -109,30 +109,13 @@ reprocess_all as (
 
 ),
 
--- Two branches, not `or record_id in (...)`: the join lets the planner look the night's records
--- up by their unique index in each feed table instead of scanning every record.
-records as (
-
-    select resolved.* from resolved
-    where (select flag from reprocess_all)
-
-    union all
-
-    select resolved.* from resolved
-    inner join affected_ids using (record_id)
-    where not (select flag from reprocess_all)
-
-),
-
-{% else %}
-
-records as (
-
-    select * from resolved
-
-),
-
 {% endif %}
+
+records as (
+
+    {{ all_or_affected('resolved') }}
+
+),
 
 catalogued as (
 
