@@ -71,3 +71,13 @@
     select * from {{ relation }}
     {%- endif %}
 {%- endmacro %}
+
+
+{#- md5 over whole seeds: a changed row changes it (the lifecycle's rules fingerprint, the
+    subject marts' reference fingerprint) -#}
+{% macro seed_fingerprint(seeds) -%}
+    md5(''
+    {%- for seed in seeds %}
+        || coalesce((select string_agg(s::text, '|' order by s::text) from {{ ref(seed) }} as s), '')
+    {%- endfor %})
+{%- endmacro %}

@@ -30,15 +30,6 @@
 {%- endmacro %}
 
 
-{#- md5 over whole seeds: a changed row changes it -#}
-{% macro seed_fingerprint(seeds) -%}
-    md5(''
-    {%- for seed in seeds %}
-        || coalesce((select string_agg(s::text, '|' order by s::text) from {{ ref(seed) }} as s), '')
-    {%- endfor %})
-{%- endmacro %}
-
-
 {#- Subjects whose rows may differ tonight: a fact row of theirs was written (or left them for
     another subject, or left the fact), or their register entry or dimension row changed. -#}
 {% macro changed_subjects() -%}

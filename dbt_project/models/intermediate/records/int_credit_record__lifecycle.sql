@@ -80,11 +80,8 @@ governance as (
 fingerprint as (
 
     select md5(
-        (select string_agg(c::text, '|' order by c::text) from {{ ref('credit_catalogue') }} as c)
+        {{ seed_fingerprint(['credit_catalogue', 'publicity_rules', 'penalty_types', 'penalty_safety_markers']) }}
         || (select coalesce(string_agg(distinct c.edition::text, '|'), '') from catalogue as c)
-        || (select string_agg(r::text, '|' order by r::text) from {{ ref('publicity_rules') }} as r)
-        || (select string_agg(t::text, '|' order by t::text) from {{ ref('penalty_types') }} as t)
-        || (select string_agg(m::text, '|' order by m::text) from {{ ref('penalty_safety_markers') }} as m)
     ) as rules_fingerprint
 
 ),
