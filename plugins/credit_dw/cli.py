@@ -30,11 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from psycopg import OperationalError
+
+    from credit_dw.config import ConfigError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:
         print(f"credit-dw {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:  # server down, wrong DSN, connection lost: one line, no traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"credit-dw {args.command}: the warehouse database failed ({first}); check WAREHOUSE_DSN "
+              "and that the server is up, then run the command again", file=sys.stderr)
         return 2
 
 

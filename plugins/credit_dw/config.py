@@ -35,6 +35,10 @@ def external_dsn() -> str | None:
     return os.environ.get("WAREHOUSE_DSN") or None
 
 
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is one line saying which and how to set it."""
+
+
 def pii_hash_key() -> bytes:
     """Key of the HMAC that pseudonymises personal ID numbers (Art. 8).
 
@@ -46,7 +50,7 @@ def pii_hash_key() -> bytes:
     if not key and local.exists():
         key = local.read_text().strip()
     if not key:
-        raise RuntimeError(
+        raise ConfigError(
             "CREDIT_DW_PII_KEY is not set: personal ID numbers cannot be pseudonymised. "
             "Set it to a long random secret (e.g. `export CREDIT_DW_PII_KEY=$(openssl rand -hex 32)`); "
             "`make demo` and `make airflow` create one under var/pii.key."

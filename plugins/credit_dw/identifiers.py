@@ -143,3 +143,30 @@ def looks_like_resident_id(code: str) -> bool:
         return False
     year, month, day = int(code[6:10]), int(code[10:12]), int(code[12:14])
     return 1900 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31
+
+
+_PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
+                        50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82})
+
+
+def looks_like_old_resident_id(code: str) -> bool:
+    """15-digit first-generation ID (1984-1999): division (province first), YYMMDD, sequence."""
+    if len(code) != 15 or not code.isdigit() or int(code[:2]) not in _PROVINCES:
+        return False
+    month, day = int(code[8:10]), int(code[10:12])
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def is_plausible_resident_id(code: str) -> bool:
+    """A valid GB 11643 number with a plausible birth date: what a person's ID would be."""
+    return looks_like_resident_id(code) and is_valid_resident_id(code)
+
+
+def embedded_org_code_ok(uscc: str) -> bool:
+    """GB 32100 positions 9-17 are a GB 11714 organisation code with its own check character."""
+    return len(uscc) == 18 and is_valid_org_code(uscc_from_org_code(uscc))
+
+
+def ambiguous_uscc(code: str) -> bool:
+    """Both a valid USCC and a plausible resident ID (about 3 % of resident IDs are)."""
+    return is_plausible_resident_id(code) and is_valid_uscc(code)

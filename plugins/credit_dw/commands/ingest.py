@@ -23,7 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from credit_dw.ingest import IngestError, delivery_folder, delivery_ready, ingest_delivery
+    from credit_dw.ingest import (
+        DeliveryRefused,
+        IngestError,
+        WarehouseUnavailable,
+        delivery_folder,
+        delivery_ready,
+        ingest_delivery,
+    )
 
     if not delivery_ready(args.feed, args.date, args.landing_root):
         raise UserError(f"{delivery_folder(args.feed, args.date, args.landing_root)} has no _DONE marker: "
@@ -34,6 +41,8 @@ def _ingest(args: argparse.Namespace) -> int:
         print_table(exc.result.files)
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
+    except (DeliveryRefused, WarehouseUnavailable) as exc:
+        raise UserError(str(exc)) from None
     print_table(result.files)
     return 0
 

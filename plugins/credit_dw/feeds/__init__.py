@@ -74,6 +74,9 @@ class FieldSpec:
     type_column: str | None = None               # person_id: column receiving the fixed id_type
     uscc_column: str | None = None               # taxpayer_number / uscc_or_person_id: USCC if any
     derive: tuple[Derivation, ...] = ()
+    not_after_delivery: bool = False             # date: a value after the delivery date is rejected
+    party_type_field: str | None = None          # identifier: source field saying person or organisation
+    person_types: tuple[str, ...] = ()           # values of party_type_field meaning a natural person
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,8 @@ _KIND_KEYS = {"kind", "pattern", "raw_table", "format", "encoding", "field_sets"
 _SET_KEYS = {"name", "fields", "ignored", "constants"}
 _FIELD_KEYS = {"column", "type", "required", "validator", "values", "map", "separator", "open_ended",
                "on_check_failure", "flag_column", "id_type_field", "id_type", "hash_column",
-               "masked_column", "type_column", "uscc_column", "derive"}
+               "masked_column", "type_column", "uscc_column", "derive", "not_after_delivery",
+               "party_type_field", "person_types"}
 
 
 def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
@@ -313,4 +317,7 @@ def _field(where: str, source: str, data: dict, lookups: dict) -> FieldSpec:
         type_column=data.get("type_column"),
         uscc_column=data.get("uscc_column"),
         derive=tuple(derive),
+        not_after_delivery=bool(data.get("not_after_delivery", False)),
+        party_type_field=data.get("party_type_field"),
+        person_types=tuple(str(v) for v in data.get("person_types") or ()),
     )

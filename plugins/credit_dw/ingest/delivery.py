@@ -13,7 +13,8 @@ from pathlib import Path
 
 from credit_dw import config
 from credit_dw.feeds import load_spec
-from credit_dw.ingest.loader import FileResult, load_file
+from credit_dw.ingest import reasons
+from credit_dw.ingest.loader import FileResult, load_file, record_refusal, symlink_message
 
 DONE_MARKER = "_DONE"
 
@@ -79,10 +80,31 @@ def ingest_delivery(feed: str, day: date, *, dsn: str | None = None,
             f"{folder} has no {DONE_MARKER} marker: the delivery is incomplete (or absent); "
             "wait for the department to finish writing it"
         )
+    if folder.is_symlink() or not folder.resolve().is_relative_to(root):
+        raise DeliveryRefused(f"{folder} is (or passes through) a symbolic link; links are never followed: "
+                              "the delivery must be a real folder under the landing root")
+    config.pii_hash_key()  # fail before any file, in one line, when the key is missing
     dsn = dsn or config.warehouse_dsn()
     result = DeliveryResult(feed, day, folder)
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name != DONE_MARKER):
-        result.files.append(load_file(spec, spec.kind_for(path.name), path, day, dsn=dsn, landing_root=root))
+    for path in sorted(folder.iterdir()):
+        if path.name == DONE_MARKER:
+            continue
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            inside = sum(1 for p in path.rglob("*") if not p.is_dir())
+            result.files.append(record_refusal(spec, day, rel, reasons.SUB_FOLDER, (
+                f"{rel}/ is a sub-folder ({inside} file(s) inside); files in sub-folders are not loaded: "
+                "the department must put data files directly into the delivery folder"), dsn=dsn))
+        elif path.is_symlink() and not path.is_file():  # a link to a folder, or dangling
+            result.files.append(record_refusal(spec, day, rel, reasons.SYMLINK,
+                                               symlink_message(path, rel, root), dsn=dsn))
+        else:
+            result.files.append(load_file(spec, spec.kind_for(path.name), path, day, dsn=dsn,
+                                          landing_root=root))
     if not result.ok:
         raise IngestError(result)
     return result
+
+
+class DeliveryRefused(RuntimeError):
+    """The delivery folder itself cannot be read safely (e.g. a symbolic link); one line."""

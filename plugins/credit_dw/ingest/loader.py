@@ -11,6 +11,13 @@ Why this shape:
   occurrences rejected), the quarantine insert, the pseudonymised person register, the raw
   insert or the snapshot merge.
 - *Reconciliation*: rows read = loaded + rejected is asserted here and by a CHECK constraint.
+- *What was read is what is recorded*: the sha256 that decides "already loaded" is taken before
+  the load and again over the bytes the reader consumed; a file that changed in between, or whose
+  path names different content before commit, is refused (``FILE_CHANGED``), never loaded half old.
+- *Failures are rows, not tracebacks*: a bad file, an unreadable one or a database error in the
+  middle of a load is recorded as a ``failed`` manifest row with one line saying what to do; only
+  when even that cannot be written (the warehouse is gone) does ``WarehouseUnavailable`` stop
+  the delivery.
 """
 
 from __future__ import annotations
@@ -26,15 +33,15 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from credit_dw import config, db
-from credit_dw.feeds import FeedSpec, FileKind
+from credit_dw.feeds import FeedSpec, FileKind, canonical_header
 from credit_dw.ingest import reasons, snapshot
-from credit_dw.ingest.readers import open_source
+from credit_dw.ingest.readers import HashedInput, open_source
 from credit_dw.ingest.reasons import FileFailure
 from credit_dw.ingest.validation import RowValidator, choose_field_set, mask_personal_ids
 
 log = logging.getLogger(__name__)
 
-_INTERVAL_COLUMNS = ("first_seen_on", "last_seen_on", "removed_on")
+_INTERVAL_COLUMNS = ("first_seen_on", "last_seen_on", "removed_on", "previous_seen_on")
 _STAGE_EXTRA = ("alter table _stage add column _reasons text[], add column _message text, add column _raw text,"
                 " add column _persons jsonb, add column _warned boolean")
 
@@ -60,31 +67,53 @@ class FileResult:
         return self.source_file
 
 
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse failed and not even the failure could be recorded; one line, no traceback."""
+
+
 def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """sha256 of the file's content, never through a symbolic link."""
+    source = HashedInput(path)
+    try:
+        return source.sha256()
+    finally:
+        source.close()
+
+
+def refusal_digest(rel: str) -> str:
+    """Manifest hash of an entry that is never read (a link, a folder): the hash of its name."""
+    return hashlib.sha256(f"not read: {rel}".encode()).hexdigest()
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error message, masked and shortened (psycopg details may quote data)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return mask_personal_ids(text[:limit])
 
 
 def load_file(spec: FeedSpec, kind: FileKind | None, path: Path, day: date, *, dsn: str,
               landing_root: Path) -> FileResult:
-    """Load ``path`` (or record why it cannot be loaded); never raises for a bad file."""
+    """Load ``path`` (or record why it cannot be loaded); never raises for a bad file.
+
+    Raises ``WarehouseUnavailable`` only when the database fails and the failure cannot be
+    recorded either.
+    """
     rel = path.relative_to(landing_root).as_posix()
-    sha = file_digest(path)
-    size = path.stat().st_size
-    with db.connect(dsn) as conn:
-        done = conn.execute(
-            "select batch_id from quality.batch_manifest where feed = %s and sha256 = %s and status = 'loaded'",
-            (spec.feed, sha),
-        ).fetchone()
-    if done:
-        return FileResult(rel, "skipped", kind.name if kind else None, batch_id=done[0],
-                          message=f"{rel}: identical content already loaded as batch {done[0]}")
     started = datetime.now(UTC)
     result = FileResult(rel, "failed", kind.name if kind else None)
+    sha, size = refusal_digest(rel), 0
     try:
+        if path.is_symlink():
+            raise FileFailure(reasons.SYMLINK, symlink_message(path, rel, landing_root))
+        sha, size = file_digest(path), path.stat().st_size
+        with db.connect(dsn) as conn:
+            done = conn.execute(
+                "select batch_id from quality.batch_manifest where feed = %s and sha256 = %s"
+                " and status = 'loaded'", (spec.feed, sha),
+            ).fetchone()
+        if done:
+            return FileResult(rel, "skipped", kind.name if kind else None, batch_id=done[0],
+                              message=f"{rel}: identical content already loaded as batch {done[0]}")
         if kind is None:
             patterns = ", ".join(k.pattern for k in spec.files)
             raise FileFailure(reasons.UNEXPECTED_FILE,
@@ -92,17 +121,56 @@ def load_file(spec: FeedSpec, kind: FileKind | None, path: Path, day: date, *, d
                               "remove it from the delivery or add a file kind to the spec")
         _load(spec, kind, path, rel, day, sha, size, started, dsn, result)
     except FileFailure as failure:
-        result.status = "failed"
-        result.message = failure.message if rel in failure.message else f"{rel}: {failure.message}"
-        result.message = f"{failure.code}: {result.message}"
-        result.rows_loaded = result.rows_rejected = result.rows_warned = 0
-        result.batch_id = _record_failure(spec, day, rel, sha, size, started, result, dsn)
-        log.error("%s", result.message)
+        _fail(spec, day, rel, sha, size, started, result, dsn, failure.code, failure.message)
     except psycopg.errors.UniqueViolation:
         # another run loaded the same content between our check and our insert
         result.status = "skipped"
         result.message = f"{rel}: identical content loaded concurrently by another run"
+    except psycopg.Error as exc:
+        _fail(spec, day, rel, sha, size, started, result, dsn, reasons.DATABASE_ERROR,
+              f"the warehouse failed during the load ({type(exc).__name__}: {one_line(exc)}); nothing of "
+              "this file was committed: check the database, then run the ingest again")
+    except (OSError, ValueError, LookupError, TypeError) as exc:  # a reader choking on hostile bytes
+        log.debug("unexpected error reading %s", rel, exc_info=True)
+        _fail(spec, day, rel, sha, size, started, result, dsn, reasons.UNREADABLE_FILE,
+              f"reading failed ({type(exc).__name__}: {one_line(exc)}); nothing was loaded: ask the "
+              "department to resend the file, or report it to the pipeline team with the file")
     return result
+
+
+def record_refusal(spec: FeedSpec, day: date, rel: str, code: str, message: str, *, dsn: str) -> FileResult:
+    """A delivery entry that is not read at all (sub-folder, link to a folder) is still reported."""
+    result = FileResult(rel, "failed")
+    _fail(spec, day, rel, refusal_digest(rel), 0, datetime.now(UTC), result, dsn, code, message)
+    return result
+
+
+def symlink_message(path: Path, rel: str, landing_root: Path) -> str:
+    """Why a link is refused, without reading (or printing) what it points to."""
+    try:
+        target = path.resolve(strict=False)
+        inside = target.is_relative_to(landing_root.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    where = "inside" if inside else "outside"
+    return (f"{rel} is a symbolic link (to a path {where} the landing root); links are never followed: "
+            "the department must deliver the file itself")
+
+
+def _fail(spec: FeedSpec, day: date, rel: str, sha: str, size: int, started: datetime, result: FileResult,
+          dsn: str, code: str, message: str) -> None:
+    result.status = "failed"
+    message = message if rel in message else f"{rel}: {message}"
+    result.message = mask_personal_ids(f"{code}: {message}")
+    result.rows_read = result.rows_loaded = result.rows_rejected = result.rows_warned = 0
+    try:
+        result.batch_id = _record_failure(spec, day, rel, sha, size, started, result, dsn)
+    except psycopg.Error as exc:
+        raise WarehouseUnavailable(
+            f"{result.message} (and the failure could not be recorded: {type(exc).__name__}: "
+            f"{one_line(exc)}); check WAREHOUSE_DSN and that the database is up, then run the ingest again"
+        ) from None
+    log.error("%s", result.message)
 
 
 def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: str, size: int,
@@ -111,16 +179,15 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
         result.encoding = source.encoding
         field_set = choose_field_set(kind, source.header)
         if field_set is None:
-            expected = "; ".join(f"{fs.name}: {', '.join(sorted(fs.signature))}" for fs in kind.field_sets)
-            raise FileFailure(reasons.UNKNOWN_FIELD_SET,
-                              f"{rel}: header ({', '.join(source.header[:40])}) carries no known field set "
-                              f"of {kind.name} (required fields per set: {expected}); "
-                              "check the export template with the department")
+            raise FileFailure(reasons.UNKNOWN_FIELD_SET, unknown_field_set_message(rel, kind, source.header))
         result.field_set = field_set.name
-        validator = RowValidator(kind, field_set, spec.lookups, config.pii_hash_key())
-        with db.transaction(dsn, role="loader") as conn:
+        with RegisterLookup(dsn) as register, db.transaction(dsn, role="loader") as conn:
+            validator = RowValidator(kind, field_set, spec.lookups, config.pii_hash_key(),
+                                     delivery_date=day, known_uscc=register.contains)
+            replaced: list[int] = []
             if kind.change_semantics == "daily_snapshot":
                 snapshot.guard_order(conn, kind.raw_table, day, rel)
+                replaced = _replace_same_day(conn, spec, kind, day)
             batch_id = conn.execute(
                 "insert into quality.batch_manifest (feed, delivery_date, source_file, file_size, sha256,"
                 " encoding, field_set, status, started_at) values (%s, %s, %s, %s, %s, %s, %s, 'loaded', %s)"
@@ -130,11 +197,21 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
             result.batch_id = batch_id
             columns = _stage(conn, kind.raw_table)
             read = _copy_records(conn, source, validator, columns, batch_id, rel)
+            if source.sha256() != sha:
+                raise FileFailure(reasons.FILE_CHANGED, (
+                    f"{rel} changed while it was being read (its content no longer has the hash taken "
+                    "before the load); nothing was loaded: the department must finish writing files "
+                    "before _DONE, then run the ingest again"))
             conn.execute("analyze _stage")  # temp tables are never auto-analysed; the joins below need stats
             _reject_duplicates(conn, kind, rel)
             _quarantine(conn, batch_id, spec.feed, rel)
             _register_persons(conn, batch_id)
             notes = _drift_note(rel, validator.drift)
+            if replaced:
+                conn.execute("update quality.batch_manifest set status = 'superseded', message = concat_ws('; ',"
+                             " message, 'superseded by batch ' || %s::text || ' (corrected snapshot of the same"
+                             " day)') where batch_id = any(%s)", (batch_id, replaced))
+                notes.append(f"replaces batch(es) {', '.join(map(str, replaced))}: corrected snapshot of {day}")
             if kind.change_semantics == "daily_snapshot":
                 value_columns = [c for c in columns if c not in _INTERVAL_COLUMNS]
                 changes = snapshot.apply_snapshot(conn, kind.raw_table, kind.natural_key, value_columns, day)
@@ -154,14 +231,73 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
             conn.execute(
                 "update quality.batch_manifest set rows_read = %s, rows_loaded = %s, rows_rejected = %s,"
                 " rows_warned = %s, message = %s, finished_at = clock_timestamp() where batch_id = %s",
-                (read, loaded, rejected, warned, "; ".join(notes) or None, batch_id),
+                (read, loaded, rejected, warned, mask_personal_ids("; ".join(notes)) or None, batch_id),
             )
+            if source.changed():
+                raise FileFailure(reasons.FILE_CHANGED, (
+                    f"{rel} changed after it was read (replaced, appended or truncated before the load "
+                    "committed); nothing was loaded: the department must not touch files after _DONE; "
+                    "run the ingest again to load the current content"))
         result.status = "loaded"
         result.rows_read, result.rows_loaded, result.rows_rejected, result.rows_warned = (
             read, loaded, rejected, warned)
         result.message = "; ".join(notes) or None
         for note in notes:
             log.warning("%s", note) if note.startswith(reasons.FIELD_DRIFT) else log.info("%s", note)
+
+
+def unknown_field_set_message(rel: str, kind: FileKind, header: list[str]) -> str:
+    """Names what each field set misses; the header itself is not echoed (a header-less file's
+    first line is a data row: names, ID numbers)."""
+    present = set(header)
+    missing = "; ".join(
+        f"{fs.name} lacks {', '.join(sorted(f for f in fs.signature if canonical_header(f) not in present))}"
+        for fs in kind.field_sets)
+    known = sorted(present & {canonical_header(f) for fs in kind.field_sets for f in fs.known})
+    return (f"{rel}: the first line ({len(header)} fields, {len(known)} known to {kind.name}"
+            f"{': ' + ', '.join(known[:20]) if known else ''}) carries no known field set ({missing}); "
+            "check that the file starts with the field-code header and the export template with the department")
+
+
+class RegisterLookup:
+    """Is a code in the registration register? Asked only for codes that are both a valid USCC and
+    a valid resident ID, on a connection of its own (the load's connection is busy with COPY)."""
+
+    def __init__(self, dsn: str):
+        self._dsn = dsn
+        self._conn: psycopg.Connection | None = None
+        self._seen: dict[str, bool] = {}
+
+    def contains(self, code: str) -> bool:
+        if code not in self._seen:
+            if self._conn is None:
+                self._conn = db.connect(self._dsn, autocommit=True)
+            self._seen[code] = self._conn.execute(
+                "select exists (select 1 from raw.registration where uscc = %s)", (code,)).fetchone()[0]
+        return self._seen[code]
+
+    def __enter__(self) -> RegisterLookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _replace_same_day(conn: psycopg.Connection, spec: FeedSpec, kind: FileKind, day: date) -> list[int]:
+    """A second snapshot for a day already applied is a correction: undo the first exactly."""
+    rows = conn.execute(
+        "select batch_id, source_file from quality.batch_manifest where feed = %s and delivery_date = %s"
+        " and status = 'loaded'", (spec.feed, day)).fetchall()
+    earlier = [b for b, f in rows if kind.matches(f.rsplit("/", 1)[-1])]
+    if not earlier:
+        return []
+    previous = conn.execute(
+        "select max(delivery_date) from quality.batch_manifest where feed = %s and delivery_date < %s"
+        " and status = 'loaded'", (spec.feed, day)).fetchone()[0]
+    undone = snapshot.undo_day(conn, kind.raw_table, day, previous)
+    log.warning("%s snapshot of %s replaced: %s", kind.raw_table, day, undone)
+    return earlier
 
 
 def _stage(conn: psycopg.Connection, raw_table: str) -> list[str]:

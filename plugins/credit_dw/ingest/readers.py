@@ -9,16 +9,29 @@ quarantined verbatim; a file that cannot be read at all raises ``FileFailure``.
 
 CSV records are found at the byte level before decoding: in UTF-8 and GB18030 the bytes of
 ``"`` and newline never occur inside a multi-byte character, so quote counting on bytes finds
-record boundaries exactly, and each record is then decoded strictly on its own.
+record boundaries exactly, and each record is then decoded strictly on its own. A quote
+count is only a candidate boundary: a record spanning several lines must also split into the
+header's fields, otherwise the quote on its first line was a stray one, that line alone is
+rejected and the following lines are read again as records of their own (a stray quote costs one
+record, never the good rows after it). A legitimately long quoted field may span any number of
+lines up to ``MAX_RECORD_BYTES``.
+
+Files are opened without following symbolic links and read once, sequentially, through
+``HashedInput``: the sha256 the loader records is the hash of exactly the bytes that were read,
+so a file that changes while it is read is detected and refused rather than loaded half old, half
+new. NUL bytes (which PostgreSQL text cannot hold) never reach the database: a header with one
+fails the file, a record with one is rejected (``NUL_BYTE``) with the byte shown as ``\\x00``.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
+import itertools
 import json
-import zipfile
+import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +44,8 @@ from credit_dw.ingest import reasons
 from credit_dw.ingest.encoding import detect_encoding
 from credit_dw.ingest.reasons import FileFailure, Issue
 
-MAX_RECORD_LINES = 200  # a quoted field spanning more lines than this is taken as an unclosed quote
+MAX_RECORD_BYTES = 1 << 20  # a quoted field longer than this is taken as an unclosed quote
+_NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -42,17 +56,67 @@ class Record:
     issue: Issue | None = None
 
 
+class HashedInput:
+    """A delivered file opened once, never through a symbolic link, hashed as it is read.
+
+    ``sha256()`` is the hash of every byte handed to the reader (plus whatever the reader left
+    unread), so it describes exactly the content that was loaded; ``changed()`` tells whether the
+    path now names different content than what was opened (replaced, appended, truncated).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise FileFailure(reasons.UNREADABLE_FILE, f"{path.name} cannot be opened ({exc.strerror}); "
+                              "check that it is a regular file readable by the loader") from exc
+        self.file = os.fdopen(fd, "rb", buffering=1 << 20)
+        self.opened = os.fstat(fd)
+        self._sha = hashlib.sha256()
+
+    def lines(self) -> Iterator[bytes]:
+        for line in self.file:
+            self._sha.update(line)
+            yield line
+
+    def sha256(self) -> str:
+        for chunk in iter(lambda: self.file.read(1 << 20), b""):
+            self._sha.update(chunk)
+        return self._sha.hexdigest()
+
+    def changed(self) -> bool:
+        try:
+            now = os.stat(self.path, follow_symlinks=False)
+        except OSError:
+            return True
+        before = self.opened
+        return ((now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns)
+                or os.fstat(self.file.fileno()).st_size != before.st_size)
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class SourceFile:
     """An opened delivery file: ``encoding``, ``header`` and ``records()``; use as a context manager."""
 
     encoding: str
     header: list[str]
+    input: HashedInput
 
     def records(self) -> Iterator[Record]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def sha256(self) -> str:
+        """Hash of the bytes read (call after ``records()`` is exhausted)."""
+        return self.input.sha256()
+
+    def changed(self) -> bool:
+        return self.input.changed()
+
     def close(self) -> None:
-        pass
+        self.input.close()
 
     def __enter__(self) -> SourceFile:
         return self
@@ -62,6 +126,9 @@ class SourceFile:
 
 
 def open_source(path: Path, kind: FileKind) -> SourceFile:
+    if path.is_symlink():
+        raise FileFailure(reasons.SYMLINK, f"{path.name} is a symbolic link; links are never followed: "
+                          "deliver the file itself")
     if path.stat().st_size == 0:
         raise FileFailure(reasons.EMPTY_FILE, f"{path.name} is empty (0 bytes); ask the department to resend it")
     if kind.format == "csv":
@@ -71,6 +138,20 @@ def open_source(path: Path, kind: FileKind) -> SourceFile:
     return XlsxSource(path, kind.sheet)
 
 
+def escape_nul(text: str) -> str:
+    """NUL cannot be stored in PostgreSQL text: shown as ``\\x00`` like other undecodable bytes."""
+    return text.replace(_NUL, "\\x00") if _NUL in text else text
+
+
+def _nul_issue(values: dict[str, Any]) -> Issue | None:
+    fields = [k for k, v in values.items() if isinstance(v, str) and _NUL in v]
+    if not fields:
+        return None
+    return Issue(reasons.NUL_BYTE, fields[0], (
+        f"field {', '.join(fields)} contains a NUL byte (0x00), which text cannot hold; "
+        "ask the department to re-export the record without control characters"))
+
+
 # --- CSV -----------------------------------------------------------------------------------------
 
 class CsvSource(SourceFile):
@@ -78,51 +159,64 @@ class CsvSource(SourceFile):
         self.path = path
         self.encoding = encoding
         self._codec = "utf-8" if encoding == "utf-8-sig" else encoding
-        self._fh = path.open("rb")
-        self._chunks = _byte_records(self._fh)
-        self.header = self._read_header()
+        self.input = HashedInput(path)
+        self._chunks = _ByteRecords(self.input.lines())
+        try:
+            self.header = self._read_header()
+        except BaseException:
+            self.input.close()
+            raise
 
     def _read_header(self) -> list[str]:
-        for line_no, data, problem in self._chunks:
+        for line_no, lines, problem in self._chunks:
+            data = b"".join(lines)
             if line_no == 1 and data.startswith(codecs.BOM_UTF8):
                 data = data[len(codecs.BOM_UTF8):]
             if not data.strip():
                 continue
             if problem:
-                raise FileFailure(reasons.NO_HEADER, f"{self.path.name} line {line_no}: header has {problem}")
+                raise FileFailure(reasons.NO_HEADER, f"{self.path.name} line {line_no}: header has {problem}; "
+                                  "the file must start with the field-code header")
+            if b"\x00" in data:
+                raise FileFailure(reasons.NO_HEADER, f"{self.path.name} line {line_no}: header contains a NUL "
+                                  "byte (0x00); ask the department to re-export the file as UTF-8 or GB18030 CSV")
             try:
                 text = data.decode(self._codec)
                 fields = _parse_csv(text)
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise FileFailure(
                     reasons.NO_HEADER,
-                    f"{self.path.name} line {line_no}: header is not readable as {self.encoding} CSV ({exc})",
+                    f"{self.path.name} line {line_no}: header is not readable as {self.encoding} CSV "
+                    f"({type(exc).__name__}); the file must start with the field-code header",
                 ) from exc
             names = [canonical_header(f) for f in fields]
             if not any(names) or len(set(names)) != len(names) or "" in names:
+                # never echo the line: a header-less file starts with a data row (names, ID numbers)
                 raise FileFailure(
                     reasons.NO_HEADER,
                     f"{self.path.name} line {line_no}: first line is not a header of distinct field names "
-                    f"({text.strip()[:120]!r}); the file must start with the field-code header",
+                    f"({len(names)} fields, {len(names) - len(set(names))} repeated, "
+                    f"{names.count('')} empty); the file must start with the field-code header",
                 )
             return names
         raise FileFailure(reasons.EMPTY_FILE, f"{self.path.name} has no header and no data (blank lines only)")
 
     def records(self) -> Iterator[Record]:
         width = len(self.header)
-        for line_no, data, problem in self._chunks:
+        for line_no, lines, problem in self._chunks:
+            data = b"".join(lines) if len(lines) > 1 else lines[0]
             if not data.strip():
                 continue
             try:
                 text = data.decode(self._codec)
             except UnicodeDecodeError as exc:
-                yield Record(line_no, None, _escaped(data, self._codec), Issue(
+                yield Record(line_no, None, escape_nul(_escaped(data, self._codec)), Issue(
                     reasons.ENCODING, None,
                     f"bytes at offset {exc.start} of the record are not valid {self.encoding} "
                     f"({data[exc.start:exc.start + 4]!r}); the rest of the file is {self.encoding}: ask the "
                     "department to re-export this record in the same encoding"))
                 continue
-            raw = text.rstrip("\r\n")
+            raw = escape_nul(text.rstrip("\r\n"))
             if problem:
                 yield Record(line_no, None, raw, Issue(
                     reasons.MALFORMED_ROW, None,
@@ -131,19 +225,27 @@ class CsvSource(SourceFile):
             try:
                 fields = _parse_csv(text)
             except csv.Error as exc:
-                yield Record(line_no, None, raw, Issue(
-                    reasons.MALFORMED_ROW, None, f"CSV quoting is broken ({exc}); RFC 4180 quoting expected"))
-                continue
-            if len(fields) != width:
-                yield Record(line_no, None, raw, Issue(
+                fields, error = None, f"CSV quoting is broken ({exc}); RFC 4180 quoting expected"
+            else:
+                error = (None if len(fields) == width else
+                         f"record has {len(fields)} fields but the header has {width}; "
+                         "check for an unquoted delimiter or a missing field")
+            if error and len(lines) > 1:
+                # the quote that joined these lines was a stray one: only its line is bad
+                self._chunks.push_back(len(lines) - 1)
+                yield Record(line_no, None, escape_nul(lines[0].decode(self._codec, "backslashreplace")
+                                                       .rstrip("\r\n")), Issue(
                     reasons.MALFORMED_ROW, None,
-                    f"record has {len(fields)} fields but the header has {width}; "
-                    "check for an unquoted delimiter or a missing field"))
+                    "a stray quote on this line opens a field that never closes properly; the following "
+                    "lines were read as records of their own; fix the quoting (RFC 4180: a quote inside a "
+                    "field is doubled)"))
                 continue
-            yield Record(line_no, dict(zip(self.header, fields, strict=True)), raw)
-
-    def close(self) -> None:
-        self._fh.close()
+            if error:
+                yield Record(line_no, None, raw, Issue(reasons.MALFORMED_ROW, None, error))
+                continue
+            values = dict(zip(self.header, fields, strict=True))
+            nul = _nul_issue(values)
+            yield Record(line_no, None if nul else values, raw, nul)
 
 
 def _parse_csv(text: str) -> list[str]:
@@ -157,33 +259,45 @@ def _escaped(data: bytes, codec: str) -> str:
     return data.decode(codec, errors="backslashreplace").rstrip("\r\n")
 
 
-def _byte_records(fh: io.BufferedReader) -> Iterator[tuple[int, bytes, str | None]]:
-    """(first physical line number, record bytes, problem or None), constant memory.
+class _ByteRecords:
+    """(first physical line number, the record's lines, problem or None), constant memory.
 
-    A record ends at a line end with an even number of quotes so far. An unclosed quote is
-    reported on its first line only, and the following lines are read again as records of their
-    own, so one bad quote costs one record, not the rest of the file.
+    A candidate record ends at a line end with an even number of quotes so far. A quote never
+    closed within ``MAX_RECORD_BYTES`` (or before the end of the file) is reported on its first
+    line only; the following lines are handed out again (``push_back`` does the same when the
+    reader finds a multi-line candidate that is not a record), so one bad quote costs one record.
     """
-    source = enumerate(fh, start=1)
-    pending: deque[tuple[int, bytes]] = deque()
 
-    def next_line() -> tuple[int, bytes] | None:
-        return pending.popleft() if pending else next(source, None)
+    def __init__(self, lines: Iterator[bytes]):
+        self._source = enumerate(lines, start=1)
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self._last_lines: list[tuple[int, bytes]] = []
 
-    while (first := next_line()) is not None:
-        lines = [first]
-        quotes = first[1].count(b'"')
-        while quotes % 2 and len(lines) <= MAX_RECORD_LINES:
-            more = next_line()
-            if more is None:
-                break
-            lines.append(more)
-            quotes += more[1].count(b'"')
-        if quotes % 2:
-            pending.extendleft(reversed(lines[1:]))
-            yield first[0], first[1], "a quoted field is never closed"
-            continue
-        yield first[0], b"".join(line for _, line in lines), None
+    def push_back(self, count: int) -> None:
+        """Hand out the last ``count`` lines of the latest candidate again."""
+        self._pending.extendleft(reversed(self._last_lines[-count:]))
+
+    def _next_line(self) -> tuple[int, bytes] | None:
+        return self._pending.popleft() if self._pending else next(self._source, None)
+
+    def __iter__(self) -> Iterator[tuple[int, list[bytes], str | None]]:
+        while (first := self._next_line()) is not None:
+            lines = [first]
+            quotes = first[1].count(b'"')
+            size = len(first[1])
+            while quotes % 2 and size <= MAX_RECORD_BYTES:
+                more = self._next_line()
+                if more is None:
+                    break
+                lines.append(more)
+                quotes += more[1].count(b'"')
+                size += len(more[1])
+            self._last_lines = lines
+            if quotes % 2:
+                self._pending.extendleft(reversed(lines[1:]))
+                yield first[0], [first[1]], "a quoted field is never closed"
+                continue
+            yield first[0], [line for _, line in lines], None
 
 
 # --- JSON Lines ----------------------------------------------------------------------------------
@@ -195,11 +309,18 @@ class JsonlSource(SourceFile):
 
     def __init__(self, path: Path):
         self.path = path
-        self._fh = path.open("rb")
-        self.header = self._first_keys()
+        self.input = HashedInput(path)
+        self._lines = enumerate(self.input.lines(), start=1)
+        self._head: list[tuple[int, bytes]] = []   # lines read to find the header, replayed by records()
+        try:
+            self.header = self._first_keys()
+        except BaseException:
+            self.input.close()
+            raise
 
     def _first_keys(self) -> list[str]:
-        for line_no, data in enumerate(self._fh, start=1):
+        for line_no, data in self._lines:
+            self._head.append((line_no, data))
             if not data.strip():
                 continue
             try:
@@ -209,22 +330,25 @@ class JsonlSource(SourceFile):
                     break
                 continue
             if isinstance(obj, dict):
-                self._fh.seek(0)
-                return [canonical_header(k) for k in obj]
+                names = [canonical_header(k) for k in obj]
+                if any(_NUL in n for n in names):
+                    raise FileFailure(reasons.NO_HEADER, f"{self.path.name} line {line_no}: a field name "
+                                      "contains a NUL character (\\u0000); ask the department to re-export")
+                return names
         raise FileFailure(reasons.NO_HEADER,
                           f"{self.path.name}: no JSON object found in the first lines; expected JSON Lines")
 
     def records(self) -> Iterator[Record]:
-        for line_no, data in enumerate(self._fh, start=1):
+        for line_no, data in itertools.chain(self._head, self._lines):
             if not data.strip():
                 continue
             try:
                 text = data.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError:
-                yield Record(line_no, None, _escaped(data, "utf-8"), Issue(
+                yield Record(line_no, None, escape_nul(_escaped(data, "utf-8")), Issue(
                     reasons.ENCODING, None, "line is not valid UTF-8; JSON Lines must be UTF-8"))
                 continue
-            raw = text.rstrip("\r\n")
+            raw = escape_nul(text.rstrip("\r\n"))
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -235,10 +359,9 @@ class JsonlSource(SourceFile):
                 yield Record(line_no, None, raw, Issue(
                     reasons.MALFORMED_ROW, None, "line is JSON but not an object"))
                 continue
-            yield Record(line_no, {canonical_header(k): _json_text(v) for k, v in obj.items()}, raw)
-
-    def close(self) -> None:
-        self._fh.close()
+            values = {canonical_header(k): _json_text(v) for k, v in obj.items()}
+            nul = _nul_issue({**values, **{k: k for k in values}})
+            yield Record(line_no, None if nul else values, raw, nul)
 
 
 def _json_text(value: Any) -> str | None:
@@ -260,18 +383,27 @@ class XlsxSource(SourceFile):
 
     def __init__(self, path: Path, sheet: int = 0):
         import openpyxl  # imported here: only XLSX feeds pay for it
-        from openpyxl.utils.exceptions import InvalidFileException
 
         self.path = path
+        self.input = HashedInput(path)
         try:
-            self._wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            self._wb = openpyxl.load_workbook(self.input.file, read_only=True, data_only=True)
             self._ws = self._wb.worksheets[sheet]
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, IndexError, OSError, ValueError) as exc:
+            self._rows = self._guarded(enumerate(self._ws.iter_rows(values_only=True), start=1))
+            self.header = self._read_header()
+        except FileFailure:
+            self.input.close()
+            raise
+        except Exception as exc:  # zipfile, XML parsers and openpyxl raise a variety of types
+            self.input.close()
             raise FileFailure(reasons.UNREADABLE_FILE,
-                              f"{path.name} is not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
+                              f"{path.name} is not a readable XLSX workbook ({type(exc).__name__}); "
                               "ask the department to resend it") from exc
-        self._rows = self._guarded(enumerate(self._ws.iter_rows(values_only=True), start=1))
-        self.header = self._read_header()
+
+    def sha256(self) -> str:
+        """openpyxl reads the archive out of order: hash the opened file from its start."""
+        self.input.file.seek(0)
+        return self.input.sha256()
 
     def _guarded(self, rows: Iterator[tuple[int, tuple]]) -> Iterator[tuple[int, tuple]]:
         """Turns a mid-stream failure (truncated archive, broken XML) into a whole-file failure."""
@@ -279,7 +411,7 @@ class XlsxSource(SourceFile):
             yield from rows
         except Exception as exc:  # openpyxl/zipfile/lxml raise a variety of types here
             raise FileFailure(reasons.UNREADABLE_FILE,
-                              f"{self.path.name} broke off while reading ({type(exc).__name__}: {exc}); "
+                              f"{self.path.name} broke off while reading ({type(exc).__name__}); "
                               "the workbook is truncated or damaged, ask the department to resend it") from exc
 
     def _read_header(self) -> list[str]:
@@ -293,7 +425,8 @@ class XlsxSource(SourceFile):
             if "" in names or len(set(names)) != len(names):
                 raise FileFailure(reasons.NO_HEADER,
                                   f"{self.path.name} row {row_no}: first non-empty row is not a header of "
-                                  f"distinct column names ({names})")
+                                  f"distinct column names ({len(names)} columns, {names.count('')} empty, "
+                                  f"{len(names) - len(set(names))} repeated); the sheet must start with the header")
             return names
         raise FileFailure(reasons.EMPTY_FILE, f"{self.path.name}: the sheet has no rows")
 
@@ -306,17 +439,19 @@ class XlsxSource(SourceFile):
             extra = [c for c in cells[width:] if c]
             cells = (cells + [None] * width)[:width]
             values = dict(zip(self.header, cells, strict=True))
-            raw = json.dumps(values if not extra else {**values, "_extra": extra}, ensure_ascii=False)
+            raw = escape_nul(json.dumps(values if not extra else {**values, "_extra": extra}, ensure_ascii=False))
             if extra:
                 yield Record(row_no, None, raw, Issue(
                     reasons.MALFORMED_ROW, None,
                     f"row has {len(extra)} filled cell(s) right of the last header column; "
                     "remove them or add a header"))
                 continue
-            yield Record(row_no, values, raw)
+            nul = _nul_issue(values)
+            yield Record(row_no, None if nul else values, raw, nul)
 
     def close(self) -> None:
         self._wb.close()
+        self.input.close()
 
 
 def _cell_text(value: Any) -> str | None:

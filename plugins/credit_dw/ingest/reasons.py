@@ -25,6 +25,9 @@ UNKNOWN_AUTHORITY = "UNKNOWN_AUTHORITY"
 DUPLICATE_KEY = "DUPLICATE_KEY"
 ENCODING = "ENCODING"
 MALFORMED_ROW = "MALFORMED_ROW"
+NUL_BYTE = "NUL_BYTE"                          # a field holds 0x00 / \u0000, which text cannot store
+DATE_AFTER_DELIVERY = "DATE_AFTER_DELIVERY"    # a decision date later than the delivery date
+PERSON_ID_AS_USCC = "PERSON_ID_AS_USCC"        # an organisation-code field holds a person's ID number
 
 # Row level, warning only: the record loads, the batch counts it in rows_warned.
 USCC_CHECK_FAILED = "USCC_CHECK_FAILED"
@@ -36,6 +39,10 @@ UNKNOWN_FIELD_SET = "UNKNOWN_FIELD_SET"
 UNREADABLE_FILE = "UNREADABLE_FILE"
 UNEXPECTED_FILE = "UNEXPECTED_FILE"
 SNAPSHOT_OUT_OF_ORDER = "SNAPSHOT_OUT_OF_ORDER"
+SYMLINK = "SYMLINK"                    # a symbolic link in the delivery: never followed
+SUB_FOLDER = "SUB_FOLDER"              # a folder inside the delivery: its files are not loaded
+FILE_CHANGED = "FILE_CHANGED"          # the file changed while (or after) it was read
+DATABASE_ERROR = "DATABASE_ERROR"      # the warehouse failed mid-load (connection lost, ...)
 
 # File level, warning only: reported in the manifest message, the file still loads.
 FIELD_DRIFT = "FIELD_DRIFT"

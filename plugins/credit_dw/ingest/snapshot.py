@@ -12,6 +12,13 @@ already in the temporary stage table; four statements apply it:
 3. snapshot entries without an open version (new, or just changed) → new version from ``day``.
 
 Removal is a status change, never a delete (DOMAIN.md §3).
+
+A corrected snapshot for a day already applied (a truncated export re-delivered whole) replaces
+the wrong one exactly: ``undo_day`` first takes back what that day's snapshot did — versions it
+opened are deleted (they existed only because of it), versions it closed are reopened, versions
+it carried get back their previous ``last_seen_on`` (kept in ``previous_seen_on`` by statement 1)
+— and the corrected snapshot is then applied as if it had come first. ``first_seen_on`` of every
+listing is what it was before the wrong snapshot.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ def apply_snapshot(conn: psycopg.Connection, table: str, key: tuple[str, ...], c
         sql.SQL("j.{k} = s.{k}").format(k=sql.Identifier(k)) for k in key
     )
     cur = conn.execute(sql.SQL(
-        "update {t} j set last_seen_on = %(day)s from _stage s"
+        "update {t} j set previous_seen_on = j.last_seen_on, last_seen_on = %(day)s from _stage s"
         " where s._reasons is null and j.removed_on is null and {key_eq}"
         " and j.content_hash = s.content_hash"
     ).format(t=t, key_eq=key_eq), {"day": day})
@@ -81,6 +88,24 @@ def apply_snapshot(conn: psycopg.Connection, table: str, key: tuple[str, ...], c
     ).format(t=t, keys=keys), {"day": day}).fetchone()[0]
     return {"new": inserted - changed, "changed": changed, "unchanged": unchanged,
             "removed": closed - changed}
+
+
+def undo_day(conn: psycopg.Connection, table: str, day: date, previous_day: date | None) -> dict[str, int]:
+    """Take back the snapshot of ``day`` (the latest applied); returns counts per kind of undo.
+
+    ``previous_day`` (the snapshot applied before ``day``) is the fallback for versions carried
+    before ``previous_seen_on`` existed.
+    """
+    t = _ident(table)
+    params = {"day": day, "previous": previous_day}
+    opened = conn.execute(sql.SQL("delete from {t} where first_seen_on = %(day)s").format(t=t), params).rowcount
+    reopened = conn.execute(sql.SQL("update {t} set removed_on = null where removed_on = %(day)s")
+                            .format(t=t), params).rowcount
+    carried = conn.execute(sql.SQL(
+        "update {t} set last_seen_on = coalesce(previous_seen_on, %(previous)s::date, first_seen_on),"
+        " previous_seen_on = null where last_seen_on = %(day)s"
+    ).format(t=t), params).rowcount
+    return {"withdrawn": opened, "reopened": reopened, "carried": carried}
 
 
 def _ident(table: str) -> sql.Identifier:

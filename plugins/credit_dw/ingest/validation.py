@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +24,7 @@ from credit_dw.ingest import derive, reasons, values
 from credit_dw.ingest.readers import Record
 from credit_dw.ingest.reasons import Issue
 
-_RESIDENT_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
 @dataclass
@@ -52,18 +53,32 @@ class RowOutcome:
 
 
 def mask_personal_ids(text: str) -> str:
-    """Mask every 18-character resident-ID-like number in free text (quarantine, messages)."""
-    return _RESIDENT_ID_IN_TEXT.sub(
-        lambda m: ids.mask_id(m.group()) if ids.looks_like_resident_id(m.group().upper()) else m.group(),
-        text,
-    )
+    """Mask every resident-ID-like number in text: 18-character (GB 11643) and 15-digit old-style.
+
+    Applied to free-text fields of every feed, to identifiers without a validator, to quarantined
+    records and to every message; numbers that only look like IDs (a plausible birth date) are
+    masked too: over-masking is the safe side of Art. 8.
+    """
+    return _ID_IN_TEXT.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    code = match.group().upper()
+    if ids.looks_like_resident_id(code) or ids.looks_like_old_resident_id(code):
+        return ids.mask_id(code)
+    return match.group()
 
 
 class RowValidator:
     """Validates the records of one file against one field set of a file kind."""
 
     def __init__(self, kind: FileKind, field_set: FieldSet, lookups: dict[str, dict[str, str]],
-                 pii_key: bytes):
+                 pii_key: bytes, *, delivery_date: date | None = None,
+                 known_uscc: Callable[[str], bool] | None = None):
+        """``known_uscc`` answers "is this code in the registration register?" for the rare codes
+        that are both a valid USCC and a valid resident ID (see ``_is_person``)."""
+        self.delivery_date = delivery_date
+        self.known_uscc = known_uscc
         self.kind = kind
         self.field_set = field_set
         self.lookups = lookups
@@ -108,7 +123,7 @@ class RowValidator:
         try:
             value = handler(self, spec, text, source, out)
         except _Invalid as bad:
-            shown = ids.mask_id(text) if spec.type == "person_id" else text
+            shown = ids.mask_id(text) if spec.type == "person_id" else mask_personal_ids(text)
             out.issues.append(Issue(bad.code, spec.source,
                                     f"field {spec.source} = {shown!r}: {bad.reason}"))
             return
@@ -130,7 +145,7 @@ class RowValidator:
                 out.values[d.column] = d.value_map.get(key, d.default)
 
     def _text(self, spec: FieldSpec, text: str, *_: Any) -> str:
-        return text
+        return mask_personal_ids(text)
 
     def _enum(self, spec: FieldSpec, text: str, *_: Any) -> str:
         text = unicodedata.normalize("NFKC", text).strip()
@@ -154,6 +169,10 @@ class RowValidator:
             parsed = values.parse_date(unicodedata.normalize("NFKC", text))
         except ValueError as exc:
             raise _Invalid(reasons.INVALID_DATE, f"{exc}; correct the date") from exc
+        if spec.not_after_delivery and self.delivery_date is not None and parsed > self.delivery_date:
+            raise _Invalid(reasons.DATE_AFTER_DELIVERY,
+                           f"{parsed.isoformat()} is after the delivery date {self.delivery_date.isoformat()}; "
+                           "a decision cannot postdate its delivery: the department must correct the date")
         return None if parsed.isoformat() in spec.open_ended else parsed
 
     def _timestamp(self, spec: FieldSpec, text: str, *_: Any) -> Any:
@@ -186,7 +205,24 @@ class RowValidator:
     def _identifier(self, spec: FieldSpec, text: str, source: dict[str, Any], out: RowOutcome) -> str:
         code = ids.normalise(text)
         check = _VALIDATORS.get(spec.validator or "")
-        return check(self, spec, code, out) if check else code
+        return check(self, spec, code, source, out) if check else mask_personal_ids(code)
+
+    def _is_person(self, spec: FieldSpec, code: str, source: dict[str, Any]) -> bool:
+        """Is an 18-digit code that passes both GB 32100 and GB 11643 a person's ID? Decided by context.
+
+        About 3 % of resident IDs also pass the USCC check, so the checksum alone decides nothing.
+        In order: the record's party type (spec ``party_type_field``/``person_types``), membership
+        of the registration register (a registered code is an organisation), and the organisation
+        code embedded in positions 9-17 (a real USCC carries a valid GB 11714 code; a resident ID
+        does so only by chance, 1 in 11).
+        """
+        if spec.party_type_field:
+            party_type = _clean(source.get(canonical_header(spec.party_type_field)))
+            if party_type is not None:
+                return unicodedata.normalize("NFKC", party_type) in spec.person_types
+        if self.known_uscc is not None and self.known_uscc(code):
+            return False
+        return not ids.embedded_org_code_ok(code)
 
     def _person_id(self, spec: FieldSpec, text: str, source: dict[str, Any], out: RowOutcome) -> None:
         """Clear number → restricted.person_identity; the raw row gets only HMAC and masked form."""
@@ -219,8 +255,13 @@ class RowValidator:
 
     # --- identifier validators (value is already normalised) ---------------------------------
 
-    def _uscc(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+    def _uscc(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         if _valid_uscc(code):
+            if ids.ambiguous_uscc(code) and self._is_person(spec, code, source):
+                raise _Invalid(reasons.PERSON_ID_AS_USCC, (
+                    "this is a natural person's resident ID number (by the party type, or absent from the "
+                    "register with no valid embedded organisation code), not a credit code; the department "
+                    "must deliver it in the person's ID field"))
             return code
         if ids.uscc_shape_ok(code):
             expected = ids.uscc_check_char(code[:17])
@@ -236,28 +277,30 @@ class RowValidator:
         raise _Invalid(reasons.INVALID_USCC, "not 18 symbols of the GB 32100 set (no I, O, S, V, Z; "
                        "positions 3-8 digits); correct the code")
 
-    def _org_code(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+    def _org_code(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         code = ids.normalise_org_code(code)
         if not ids.is_valid_org_code(code):
             raise _Invalid(reasons.INVALID_ORG_CODE, "not a valid GB 11714 organisation code "
                            "(8 symbols + check); correct it")
         return code
 
-    def _registration_number(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+    def _registration_number(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         if not ids.is_valid_registration_number(code):
             raise _Invalid(reasons.INVALID_REG_NUMBER, "not a valid 15-digit registration number "
                            "(ISO 7064 MOD 11,10 check); correct it")
         return code
 
-    def _resident_id(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+    def _resident_id(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         if ids.is_masked_id(code):
             return code
         if not ids.is_valid_resident_id(code):
             raise _Invalid(reasons.INVALID_RESIDENT_ID, "not a valid resident ID (GB 11643); correct it")
         return self._person(spec, code, "01", out)
 
-    def _taxpayer_number(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+    def _taxpayer_number(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         kind = ids.taxpayer_number_kind(code)
+        if kind == "uscc" and ids.ambiguous_uscc(code) and self._is_person(spec, code, source):
+            kind = "resident_id"
         if kind is None:
             if len(code) == 18 and ids.uscc_shape_ok(code):
                 raise _Invalid(reasons.INVALID_USCC, "USCC check character should be "
@@ -272,10 +315,10 @@ class RowValidator:
             return self._person(spec, code, "01", out)
         return code
 
-    def _uscc_or_person_id(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+    def _uscc_or_person_id(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         if ids.is_masked_id(code):
             return code
-        if ids.is_valid_uscc(code):
+        if ids.is_valid_uscc(code) and not (ids.ambiguous_uscc(code) and self._is_person(spec, code, source)):
             if spec.uscc_column:
                 out.values[spec.uscc_column] = code
             return code
