@@ -148,5 +148,5 @@ def test_loader_role_is_used(fresh_dsn, landing_root):
     deliver(landing_root, "registration", day, {"registration_20261101.csv": FIXTURES / "registration" / "delta.csv"})
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         conn.execute("revoke insert on raw.registration from loader")
-    with pytest.raises(IngestError, match="DATABASE_ERROR.*InsufficientPrivilege"):
+    with pytest.raises(IngestError, match=r"DATABASE_ERROR.*InsufficientPrivilege"):
         ingest_delivery("registration", day)  # recorded as a failed batch, not a traceback

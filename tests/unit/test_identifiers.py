@@ -91,3 +91,13 @@ def test_masking_and_hmac():
 ])
 def test_taxpayer_number_kinds(code, kind):
     assert ids.taxpayer_number_kind(code) == kind
+
+
+def test_old_style_and_ambiguous_ids():
+    assert ids.looks_like_old_resident_id("320102850612123")
+    assert not ids.looks_like_old_resident_id("320100001399455")   # month 13
+    assert not ids.looks_like_old_resident_id("990102850612123")   # no such province
+    # about 3 % of resident IDs pass GB 32100 too: context, not the checksum, decides
+    assert ids.ambiguous_uscc("320102198506120077") and not ids.embedded_org_code_ok("320102198506120077")
+    assert ids.ambiguous_uscc("110101198506121699") and ids.embedded_org_code_ok("110101198506121699")
+    assert not ids.ambiguous_uscc("91320100MA1W3XYU55")

@@ -179,3 +179,14 @@ def test_every_spec_parses_and_has_the_dag_keys():
             assert kind.count_bounds.min_ratio_to_median == 0.5
             assert kind.count_bounds.max_ratio_to_median == 3.0
             assert kind.count_bounds.trailing_deliveries == 7
+
+
+def test_every_reason_code_is_documented():
+    from pathlib import Path
+
+    from credit_dw.ingest import reasons
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md").read_text(encoding="utf-8")
+    codes = [v for k, v in vars(reasons).items() if k.isupper() and isinstance(v, str)]
+    assert len(codes) > 20
+    assert [c for c in codes if f"| `{c}` |" not in doc] == []

@@ -77,6 +77,7 @@ class FieldSpec:
     not_after_delivery: bool = False             # date: a value after the delivery date is rejected
     party_type_field: str | None = None          # identifier: source field saying person or organisation
     person_types: tuple[str, ...] = ()           # values of party_type_field meaning a natural person
+    authoritative: bool = False                  # uscc: the register's own code, a USCC by definition
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ _SET_KEYS = {"name", "fields", "ignored", "constants"}
 _FIELD_KEYS = {"column", "type", "required", "validator", "values", "map", "separator", "open_ended",
                "on_check_failure", "flag_column", "id_type_field", "id_type", "hash_column",
                "masked_column", "type_column", "uscc_column", "derive", "not_after_delivery",
-               "party_type_field", "person_types"}
+               "party_type_field", "person_types", "authoritative"}
 
 
 def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
@@ -320,4 +321,5 @@ def _field(where: str, source: str, data: dict, lookups: dict) -> FieldSpec:
         not_after_delivery=bool(data.get("not_after_delivery", False)),
         party_type_field=data.get("party_type_field"),
         person_types=tuple(str(v) for v in data.get("person_types") or ()),
+        authoritative=bool(data.get("authoritative", False)),
     )

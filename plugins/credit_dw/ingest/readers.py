@@ -360,7 +360,7 @@ class JsonlSource(SourceFile):
                     reasons.MALFORMED_ROW, None, "line is JSON but not an object"))
                 continue
             values = {canonical_header(k): _json_text(v) for k, v in obj.items()}
-            nul = _nul_issue({**values, **{k: k for k in values}})
+            nul = _nul_issue(values) or _nul_issue({k: k for k in values})
             yield Record(line_no, None if nul else values, raw, nul)
 
 

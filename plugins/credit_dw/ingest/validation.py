@@ -257,7 +257,7 @@ class RowValidator:
 
     def _uscc(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         if _valid_uscc(code):
-            if ids.ambiguous_uscc(code) and self._is_person(spec, code, source):
+            if not spec.authoritative and ids.ambiguous_uscc(code) and self._is_person(spec, code, source):
                 raise _Invalid(reasons.PERSON_ID_AS_USCC, (
                     "this is a natural person's resident ID number (by the party type, or absent from the "
                     "register with no valid embedded organisation code), not a credit code; the department "
