@@ -29,7 +29,7 @@ def _big_penalty_file() -> bytes:
 def _copy_progress(dsn: str) -> int | None:
     """Rows the server has received so far in the loader's COPY, or None if no COPY is running."""
     rows = query(dsn, "select p.tuples_processed from pg_stat_progress_copy p"
-                      " join pg_stat_activity a using (pid) where a.query ilike 'copy _stage%%'"
+                      " join pg_stat_activity a using (pid) where a.query ilike 'copy %%'"
                       " and a.datname = current_database()")
     return rows[0][0] if rows else None
 

@@ -33,7 +33,7 @@ import itertools
 import json
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -166,6 +166,16 @@ class CsvSource(SourceFile):
         except BaseException:
             self.input.close()
             raise
+        self._chunks.is_record = self._is_record
+
+    def _is_record(self, lines: list[bytes]) -> bool:
+        """Do these lines, joined by quotes, split into the header's fields? (else a stray quote)"""
+        try:
+            return len(_parse_csv(b"".join(lines).decode(self._codec))) == len(self.header)
+        except UnicodeDecodeError:
+            return True  # one record with bad bytes: ENCODING, not a quoting problem
+        except csv.Error:
+            return False
 
     def _read_header(self) -> list[str]:
         for line_no, lines, problem in self._chunks:
@@ -201,51 +211,53 @@ class CsvSource(SourceFile):
             return names
         raise FileFailure(reasons.EMPTY_FILE, f"{self.path.name} has no header and no data (blank lines only)")
 
+    @property
+    def codec(self) -> str:
+        return self._codec
+
+    def candidates(self) -> _ByteRecords:
+        """The candidate records (first line number, lines, problem) not read yet (see ``records``)."""
+        return self._chunks
+
     def records(self) -> Iterator[Record]:
-        width = len(self.header)
         for line_no, lines, problem in self._chunks:
-            data = b"".join(lines) if len(lines) > 1 else lines[0]
-            if not data.strip():
-                continue
-            try:
-                text = data.decode(self._codec)
-            except UnicodeDecodeError as exc:
-                yield Record(line_no, None, escape_nul(_escaped(data, self._codec)), Issue(
-                    reasons.ENCODING, None,
-                    f"bytes at offset {exc.start} of the record are not valid {self.encoding} "
-                    f"({data[exc.start:exc.start + 4]!r}); the rest of the file is {self.encoding}: ask the "
-                    "department to re-export this record in the same encoding"))
-                continue
-            raw = escape_nul(text.rstrip("\r\n"))
-            if problem:
-                yield Record(line_no, None, raw, Issue(
-                    reasons.MALFORMED_ROW, None,
-                    f"{problem}; fix the quoting (RFC 4180: a quote inside a field is doubled)"))
-                continue
-            try:
-                fields = _parse_csv(text)
-            except csv.Error as exc:
-                fields, error = None, f"CSV quoting is broken ({exc}); RFC 4180 quoting expected"
-            else:
-                error = (None if len(fields) == width else
-                         f"record has {len(fields)} fields but the header has {width}; "
-                         "check for an unquoted delimiter or a missing field")
-            if error and len(lines) > 1:
-                # the quote that joined these lines was a stray one: only its line is bad
-                self._chunks.push_back(len(lines) - 1)
-                yield Record(line_no, None, escape_nul(lines[0].decode(self._codec, "backslashreplace")
-                                                       .rstrip("\r\n")), Issue(
-                    reasons.MALFORMED_ROW, None,
-                    "a stray quote on this line opens a field that never closes properly; the following "
-                    "lines were read as records of their own; fix the quoting (RFC 4180: a quote inside a "
-                    "field is doubled)"))
-                continue
-            if error:
-                yield Record(line_no, None, raw, Issue(reasons.MALFORMED_ROW, None, error))
-                continue
-            values = dict(zip(self.header, fields, strict=True))
-            nul = _nul_issue(values)
-            yield Record(line_no, None if nul else values, raw, nul)
+            yield from self.to_records(line_no, lines, problem)
+
+    def to_records(self, line_no: int, lines: list[bytes], problem: str | None) -> Iterator[Record]:
+        """The record a candidate is (none for a blank line); a stray quote pushes lines back."""
+        width = len(self.header)
+        data = b"".join(lines) if len(lines) > 1 else lines[0]
+        if not data.strip():
+            return
+        try:
+            text = data.decode(self._codec)
+        except UnicodeDecodeError as exc:
+            yield Record(line_no, None, escape_nul(_escaped(data, self._codec)), Issue(
+                reasons.ENCODING, None,
+                f"bytes at offset {exc.start} of the record are not valid {self.encoding} "
+                f"({data[exc.start:exc.start + 4]!r}); the rest of the file is {self.encoding}: ask the "
+                "department to re-export this record in the same encoding"))
+            return
+        raw = escape_nul(text.rstrip("\r\n"))
+        if problem:
+            yield Record(line_no, None, raw, Issue(
+                reasons.MALFORMED_ROW, None,
+                f"{problem}; fix the quoting (RFC 4180: a quote inside a field is doubled)"))
+            return
+        try:
+            fields = _parse_csv(text)
+        except csv.Error as exc:
+            fields, error = None, f"CSV quoting is broken ({exc}); RFC 4180 quoting expected"
+        else:
+            error = (None if len(fields) == width else
+                     f"record has {len(fields)} fields but the header has {width}; "
+                     "check for an unquoted delimiter or a missing field")
+        if error:
+            yield Record(line_no, None, raw, Issue(reasons.MALFORMED_ROW, None, error))
+            return
+        values = dict(zip(self.header, fields, strict=True))
+        nul = _nul_issue(values)
+        yield Record(line_no, None if nul else values, raw, nul)
 
 
 def _parse_csv(text: str) -> list[str]:
@@ -263,19 +275,16 @@ class _ByteRecords:
     """(first physical line number, the record's lines, problem or None), constant memory.
 
     A candidate record ends at a line end with an even number of quotes so far. A quote never
-    closed within ``MAX_RECORD_BYTES`` (or before the end of the file) is reported on its first
-    line only; the following lines are handed out again (``push_back`` does the same when the
-    reader finds a multi-line candidate that is not a record), so one bad quote costs one record.
+    closed within ``MAX_RECORD_BYTES`` (or before the end of the file), or lines joined by a quote
+    that do not split into the header's fields (``is_record``), are reported on the first line
+    only, and the following lines are handed out again at once, so one stray quote costs one
+    record and every later candidate is formed as if that line had been alone.
     """
 
     def __init__(self, lines: Iterator[bytes]):
         self._source = enumerate(lines, start=1)
         self._pending: deque[tuple[int, bytes]] = deque()
-        self._last_lines: list[tuple[int, bytes]] = []
-
-    def push_back(self, count: int) -> None:
-        """Hand out the last ``count`` lines of the latest candidate again."""
-        self._pending.extendleft(reversed(self._last_lines[-count:]))
+        self.is_record: Callable[[list[bytes]], bool] | None = None  # set once the header is known
 
     def _next_line(self) -> tuple[int, bytes] | None:
         return self._pending.popleft() if self._pending else next(self._source, None)
@@ -292,12 +301,18 @@ class _ByteRecords:
                 lines.append(more)
                 quotes += more[1].count(b'"')
                 size += len(more[1])
-            self._last_lines = lines
             if quotes % 2:
                 self._pending.extendleft(reversed(lines[1:]))
                 yield first[0], [first[1]], "a quoted field is never closed"
                 continue
-            yield first[0], [line for _, line in lines], None
+            record = [line for _, line in lines]
+            if len(record) > 1 and self.is_record is not None and not self.is_record(record):
+                # the quote that joined these lines was a stray one: only its own line is bad
+                self._pending.extendleft(reversed(lines[1:]))
+                yield first[0], [first[1]], ("a stray quote on this line opens a field that never closes "
+                                             "properly; the following lines were read as records of their own")
+                continue
+            yield first[0], record, None
 
 
 # --- JSON Lines ----------------------------------------------------------------------------------
