@@ -1,16 +1,24 @@
-"""Ingestion throughput and memory: rows/s and peak RSS of ``ingest_delivery`` against input size.
+"""Ingestion against a bare COPY of the same files, in the same run: ratio, rows/s, peak RSS.
 
-For each feed and size N: generate one delivery of N rows (``credit_dw.generate.generate``),
-create a fresh warehouse database, and ingest the delivery in a child process of its own, so
-the child's peak resident set (``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that one
-ingest and nothing else. The child also reports its resident set after importing everything
-(baseline): peak minus baseline is what the data cost. Flat peaks across sizes show the
-loader streams (constant memory in input size).
+For each size N: one penalty delivery of N rows (10 department files, UTF-8 and GB18030 mixed,
+``credit_dw.generate``), ingested on a fresh warehouse database in a child process of its own,
+so the child's peak resident set (``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that one
+ingest. In the same child, file by file, the same bytes are first loaded by a *bare COPY* — the
+file streamed as is into an unindexed table of all-text columns (``COPY … (FORMAT csv, HEADER,
+ENCODING …)``, what ``\\copy`` does) — and then by ``load_file``, the function
+``ingest_delivery`` calls per file (validation, quarantine, person register, raw insert, manifest).
+The ratio is bare-COPY seconds / ingest seconds (1.0 = as fast as the server can store the file),
+overall and per encoding.
 
-Feeds: ``penalty`` (CSV, ten department files, mixed encodings) and ``judicial`` (JSON Lines
-daily full snapshot; day 1 is the first snapshot, day 2 merges into the intervals of day 1).
+A bare COPY rejects the whole file at the first undecodable byte or wrong field count, so the
+deliveries are generated without planted defects (``--defect-rate 0``, the default here); the
+ingest still validates every value. ``--defect-rate 0.03`` measures ingest alone on defective
+deliveries (bare COPY is then skipped for files it cannot load, and the ratio says so).
 
-    nice -n 10 .venv/bin/python benchmarks/ingest.py --rows 100000 --rows 1000000 --out benchmarks/results/
+The machine is shared: run it niced, in the background, and expect ±20 % between runs::
+
+    nice -n 10 .venv/bin/python benchmarks/ingest.py --rows 1000000 --rows 4000000 \\
+        --name ingest_vs_copy.json
 """
 
 from __future__ import annotations
@@ -23,39 +31,37 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import harness
-import workarounds
 
 START = date(2026, 11, 20)
 SEED = 20261120
-SNAPSHOT_DAYS = {"penalty": 1, "judicial": 2}
+FEED = "penalty"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     harness.prepare_environment()
-    applied = workarounds.apply(args.workaround or [])
     if args.command == "child":
-        print(json.dumps(child(args.feed[0], date.fromisoformat(args.day), args.dsn, Path(args.root))))
+        print(json.dumps(child(args.dsn, Path(args.root))))
         return 0
-    sizes = args.rows or [100_000, 1_000_000]
-    feeds = args.feed or ["penalty", "judicial"]
+    sizes = args.rows or [1_000_000, 4_000_000]
     work = Path(tempfile.mkdtemp(prefix="bench_ingest_", dir=args.work_dir))
-    result: dict = {"benchmark": "ingest", "machine": harness.machine(), "postgres": harness.server(server_dsn()),
-                    "workarounds": applied, "runs": [], "seconds": {}}
+    result: dict = {"benchmark": "ingest_vs_bare_copy", "machine": harness.machine(),
+                    "postgres": harness.server(server_dsn()), "defect_rate": args.defect_rate,
+                    "engine": "columnar (CREDIT_DW_INGEST_ENGINE default)", "runs": [], "seconds": {}}
     path = args.out / args.name
     try:
-        with harness.timed(result["seconds"], "generate"):
-            trees = generate_all(work, feeds, sizes, args.jobs)
-        for feed in feeds:
-            for rows in sizes:
-                print(f"== {feed} {harness.human(rows)}", file=sys.stderr, flush=True)
-                result["runs"].extend(measure(feed, rows, trees[(feed, rows)], args.keep, applied))
-                harness.write_json(path, result)  # a crash later keeps what was measured
+        for rows in sizes:
+            root = args.data / f"{rows}" if args.data else work / f"{FEED}_{rows}"
+            if not (root / FEED).exists():
+                with harness.timed(result["seconds"], f"generate_{rows}"):
+                    _generate(rows, root, args.defect_rate)
+            print(f"== {FEED} {harness.human(rows)}", file=sys.stderr, flush=True)
+            result["runs"].append(measure(rows, root, args.keep))
+            harness.write_json(path, result)  # a crash later keeps what was measured
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"results: {path}", file=sys.stderr)
@@ -71,89 +77,123 @@ def server_dsn() -> str:
     return make_conninfo(db.ensure_server(), dbname="postgres")
 
 
-def generate_all(work: Path, feeds: list[str], sizes: list[int], jobs: int) -> dict[tuple[str, int], Path]:
-    tasks = {(f, n): work / f"{f}_{n}" for f in feeds for n in sizes}
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_generate, f, n, root) for (f, n), root in sorted(tasks.items(), key=lambda t: -t[0][1])]
-        for future in futures:
-            future.result()
-    return tasks
-
-
-def _generate(feed: str, rows: int, root: Path) -> None:
+def _generate(rows: int, root: Path, defect_rate: float) -> None:
     from credit_dw.generate import generate
 
-    generate(root, START, SNAPSHOT_DAYS[feed], rows, SEED, feeds=[feed])
+    generate(root, START, 1, rows, SEED, defect_rate=defect_rate, feeds=[FEED])
 
 
-def measure(feed: str, rows: int, root: Path, keep: bool, applied: list[str]) -> list[dict]:
-    """Ingest each generated day in order, each in a fresh child process, on one fresh database."""
-    runs = []
+def measure(rows: int, root: Path, keep: bool) -> dict:
     with harness.fresh_database(prefix="credit_dw_bench_ingest", keep=keep) as dsn:
-        for offset in range(SNAPSHOT_DAYS[feed]):
-            day = START + timedelta(days=offset)
-            done = subprocess.run(
-                [sys.executable, __file__, "child", "--feed", feed, "--day", day.isoformat(), "--dsn", dsn,
-                 "--root", str(root), *(f"--workaround={w}" for w in applied)],
-                capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"ingest child for {feed} {day} failed:\n{done.stderr[-4000:]}")
-            run = {"feed": feed, "generated_rows": rows, "day": offset + 1, **json.loads(done.stdout)}
-            print(f"  day {offset + 1}: {run['rows_read']} rows in {run['seconds']:.1f} s = "
-                  f"{run['rows_per_s']} rows/s, peak RSS {run['peak_rss_mib']} MiB "
-                  f"(baseline {run['baseline_rss_mib']} MiB)", file=sys.stderr, flush=True)
-            runs.append(run)
-    return runs
+        done = subprocess.run([sys.executable, __file__, "child", "--dsn", dsn, "--root", str(root)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"ingest child failed:\n{done.stderr[-4000:]}")
+    run = {"feed": FEED, "generated_rows": rows, **json.loads(done.stdout)}
+    print(f"  {run['rows_read']} rows: ingest {run['ingest_seconds']} s ({run['rows_per_s']} rows/s), bare COPY "
+          f"{run['copy_seconds']} s, ratio {run['ratio']}, peak RSS {run['peak_rss_mib']} MiB", file=sys.stderr)
+    return run
 
 
-def child(feed: str, day: date, dsn: str, root: Path) -> dict:
-    """In a fresh process: import, note the baseline resident set, ingest, note the peak."""
-    import psycopg  # noqa: F401  (imported before the baseline, like everything the ingest uses)
+def child(dsn: str, root: Path) -> dict:
+    """In a fresh process: per file, bare COPY then ``load_file``; totals, ratio and peak RSS."""
+    import psycopg
 
     from credit_dw.feeds import load_spec
-    from credit_dw.ingest import ingest_delivery
+    from credit_dw.ingest.loader import load_file
 
-    load_spec(feed)
+    spec = load_spec(FEED)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
-    result = ingest_delivery(feed, day, dsn=dsn, landing_root=root)
-    seconds = time.perf_counter() - started
+    folder = root / FEED / START.isoformat()
+    files = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for path in sorted(p for p in folder.iterdir() if p.suffix == ".csv"):
+            copy_s = bare_copy(conn, path, spec)
+            started = time.perf_counter()
+            loaded = load_file(spec, spec.kind_for(path.name), path, START, dsn=dsn, landing_root=root)
+            ingest_s = time.perf_counter() - started
+            files.append({"file": path.name, "encoding": loaded.encoding, "bytes": path.stat().st_size,
+                          "rows_read": loaded.rows_read, "rows_loaded": loaded.rows_loaded,
+                          "rows_rejected": loaded.rows_rejected, "status": loaded.status,
+                          "copy_seconds": None if copy_s is None else round(copy_s, 3),
+                          "ingest_seconds": round(ingest_s, 3)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    totals = result.totals()
-    size = sum(f.stat().st_size for f in (root / feed / day.isoformat()).iterdir())
-    return {
-        **totals,
-        "files": len(result.files),
-        "input_mib": round(size / 2**20, 1),
-        "seconds": round(seconds, 2),
-        "rows_per_s": round(totals["rows_read"] / seconds),
-        "mib_per_s": round(size / 2**20 / seconds, 2),
-        "baseline_rss_mib": round(baseline / 1024, 1),  # ru_maxrss is KiB on Linux
-        "peak_rss_mib": round(peak / 1024, 1),
-        "notes": [f.message for f in result.files if f.message],
-    }
+    return {**_totals(files), "by_encoding": {enc: _totals([f for f in files if _family(f) == enc])
+                                              for enc in sorted({_family(f) for f in files})},
+            "baseline_rss_mib": round(baseline / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
+            "files": files}
+
+
+def bare_copy(conn, path: Path, spec) -> float | None:
+    """The file as is into an unindexed all-text table (fresh per file); None if COPY rejects it."""
+    import psycopg
+    from psycopg import sql
+
+    from credit_dw.ingest.encoding import detect_encoding
+
+    kind = spec.kind_for(path.name)
+    encoding = detect_encoding(path, kind.encoding)
+    with path.open("rb") as fh:
+        width = len(fh.readline().split(b","))
+    columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f"c{i}")) for i in range(width))
+    conn.execute("drop table if exists bare_copy")
+    conn.execute(sql.SQL("create table bare_copy ({})").format(columns))
+    pg_encoding = "GB18030" if encoding == "gb18030" else "UTF8"
+    started = time.perf_counter()
+    try:
+        with conn.cursor().copy(sql.SQL("copy bare_copy from stdin (format csv, header true, encoding {})")
+                                .format(sql.Literal(pg_encoding))) as copy, path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+    except psycopg.Error:
+        return None
+    finally:
+        seconds = time.perf_counter() - started
+        conn.execute("drop table if exists bare_copy")
+    return seconds
+
+
+def _family(f: dict) -> str:
+    return "gb18030" if f["encoding"] == "gb18030" else "utf-8"
+
+
+def _totals(files: list[dict]) -> dict:
+    comparable = [f for f in files if f["copy_seconds"] is not None]
+    ingest_s = sum(f["ingest_seconds"] for f in files)
+    copy_s = sum(f["copy_seconds"] for f in comparable)
+    ingest_cmp = sum(f["ingest_seconds"] for f in comparable)
+    rows = sum(f["rows_read"] for f in files)
+    return {"files": len(files), "input_mib": round(sum(f["bytes"] for f in files) / 2**20, 1), "rows_read": rows,
+            "rows_loaded": sum(f["rows_loaded"] for f in files),
+            "rows_rejected": sum(f["rows_rejected"] for f in files),
+            "ingest_seconds": round(ingest_s, 2), "copy_seconds": round(copy_s, 2),
+            "rows_per_s": round(rows / ingest_s) if ingest_s else None,
+            "ratio": round(copy_s / ingest_cmp, 3) if ingest_cmp and comparable else None,
+            "files_compared": len(comparable)}
 
 
 def summary_table(runs: list[dict]) -> str:
-    return harness.markdown_table(
-        ["feed", "day", "rows read", "input MiB", "seconds", "rows/s", "peak RSS MiB", "baseline RSS MiB"],
-        [[r["feed"], "snapshot merge" if r["day"] > 1 else "first load", r["rows_read"], r["input_mib"],
-          r["seconds"], r["rows_per_s"], r["peak_rss_mib"], r["baseline_rss_mib"]] for r in runs])
+    rows = []
+    for r in runs:
+        for label, t in [("all", r), *sorted(r["by_encoding"].items())]:
+            rows.append([harness.human(r["generated_rows"]), label, t["rows_read"], t["input_mib"], t["copy_seconds"],
+                         t["ingest_seconds"], t["ratio"], t["rows_per_s"],
+                         r["peak_rss_mib"] if label == "all" else ""])
+    return harness.markdown_table(["rows", "files", "rows read", "MiB", "bare COPY s", "ingest s",
+                                   "ratio", "rows/s", "peak RSS MiB"], rows)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("command", nargs="?", default="run", choices=["run", "child"], help=argparse.SUPPRESS)
-    p.add_argument("--rows", type=int, action="append", help="rows per delivery (repeatable; default 100k and 1M)")
-    p.add_argument("--feed", action="append", choices=sorted(SNAPSHOT_DAYS), help="default: penalty and judicial")
+    p.add_argument("--rows", type=int, action="append", help="rows per delivery (repeatable; default 1M and 4M)")
+    p.add_argument("--defect-rate", type=float, default=0.0, help="planted defects (bare COPY needs 0)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="reuse deliveries generated before under DATA/<rows>/ (generated there if absent)")
     p.add_argument("--out", type=Path, default=harness.PROJECT_ROOT / "benchmarks" / "results")
-    p.add_argument("--jobs", type=int, default=2, help="processes generating the inputs")
     p.add_argument("--work-dir", type=Path, default=None)
     p.add_argument("--keep", action="store_true", help="keep the databases")
-    p.add_argument("--name", default="ingest.json", help="result file name under --out")
-    p.add_argument("--workaround", action="append", choices=workarounds.AVAILABLE,
-                   help="stand in for a known performance bug (see benchmarks/workarounds.py)")
-    p.add_argument("--day", help=argparse.SUPPRESS)
+    p.add_argument("--name", default="ingest_vs_copy.json", help="result file name under --out")
     p.add_argument("--dsn", help=argparse.SUPPRESS)
     p.add_argument("--root", help=argparse.SUPPRESS)
     return p

@@ -45,6 +45,7 @@ from credit_dw.ingest.reasons import Issue
 from credit_dw.ingest.validation import RowOutcome, RowValidator, mask_personal_ids
 
 BLOCK_LINES = 50_000
+KNOWN_LIMIT = 100_000  # outcomes kept per field between blocks
 _CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\r]")  # Python strips \x1c-\x1f, Rust does not
 _DIGITS15 = r"\d{15}"
 
@@ -97,10 +98,9 @@ class _Loader:
         self.width = len(self.header)
         self.fields = validator.field_set.fields
         self.constants = validator.field_set.constants
-        self.caches: dict[int, dict[tuple, tuple[dict[str, Any], list[Issue], list]]] = {}
+        self.known: dict[int, pl.DataFrame] = {}
         validator.drift.update(h for h in self.header if h not in validator._known)
         self._issues: dict[str | None, list[Issue]] = {}
-        self._persons: dict[str | None, list] = {}
         self.table = sql.Identifier(*kind.raw_table.split("."))
         self.copy_cols = sql.SQL(", ").join(map(sql.Identifier, columns))
 
@@ -211,65 +211,76 @@ class _Loader:
     def _mapped_field(self, frame: pl.DataFrame, index: int, spec: FieldSpec, name: str, outputs: dict,
                       lists: dict, error_flags: list, warn_flags: list, issue_cols: list,
                       person_cols: list) -> pl.DataFrame:
-        """Any other field: the row path's own ``_field`` once per distinct (value, dependencies)."""
+        """Any other field: the row path's own ``_field`` once per distinct (value, dependencies).
+
+        Outcomes already known from earlier blocks are kept as a small polars frame per field
+        (dropped when it grows past ``KNOWN_LIMIT``, so memory stays bounded for fields whose
+        values never repeat, like personal ID numbers); only new keys go through Python.
+        """
         deps = [name, *[canonical_header(d) for d in (spec.id_type_field, spec.party_type_field) if d]]
         deps = list(dict.fromkeys(deps))
         for d in deps:
             if d not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(d))
-        cache = self.caches.setdefault(index, {})
         distinct = frame.select(deps).unique()
-        keys = list(distinct.iter_rows())
-        results = [self._evaluate(cache, spec, name, deps, key) for key in keys]
-        produced = sorted({c for values, _, _ in results for c in values})
-        mapping: dict[str, list] = {d: distinct[d].to_list() for d in deps}
+        known = self.known.get(index)
+        new = distinct if known is None else distinct.join(known.select(deps), on=deps, how="anti",
+                                                            nulls_equal=True)
+        if new.height:
+            fresh = self._outcomes(index, spec, name, deps, new)
+            known = fresh if known is None or known.height > KNOWN_LIMIT else pl.concat(
+                [known, fresh], how="diagonal_relaxed")
+            self.known[index] = known
+        frame = frame.join(known, on=deps, how="left", nulls_equal=True)
         prefix = f"_m{index}_"
+        for column in known.columns:
+            if not column.startswith(prefix) or column.endswith("_set"):
+                continue
+            target = column[len(prefix):]
+            if target in ("err", "warn", "issues") or target.startswith("p_"):
+                continue
+            if spec.type == "enum_list" and target == spec.column:
+                lists.setdefault(target, []).append(pl.col(column))
+            else:
+                outputs.setdefault(target, []).append((pl.col(column + "_set"), pl.col(column)))
+        error_flags.append(pl.col(prefix + "err"))
+        warn_flags.append(pl.col(prefix + "warn"))
+        issue_cols.append((index, prefix + "issues"))
+        if prefix + "p_hash" in known.columns:
+            person_cols.append(prefix + "p_")
+        return frame
+
+    def _outcomes(self, index: int, spec: FieldSpec, name: str, deps: list[str], keys: pl.DataFrame) -> pl.DataFrame:
+        """Validate each key with ``RowValidator._field``; one row of outcome columns per key."""
+        results = []
+        for key in keys.iter_rows():
+            out = RowOutcome(0, "")
+            self.validator._field(spec, name, dict(zip(deps, key, strict=True)), out)
+            if out.issues:
+                self._issues.setdefault(_issue_key(out.issues), out.issues)
+            results.append((out.values, out.issues, out.persons))
+        prefix = f"_m{index}_"
+        produced = sorted({c for values, _, _ in results for c in values})
+        mapping: dict[str, list] = {d: keys[d].to_list() for d in deps}
+        schema: dict[str, Any] = {d: pl.String for d in deps}
         for column in produced:
             if spec.type == "enum_list" and column == spec.column:
                 mapping[prefix + column] = [_pg_array(values.get(column) or [])[1:-1] or None
                                             for values, _, _ in results]
             else:
                 mapping[prefix + column + "_set"] = [column in values for values, _, _ in results]
+                schema[prefix + column + "_set"] = pl.Boolean
                 mapping[prefix + column] = [_copy_text(values.get(column)) for values, _, _ in results]
+            schema[prefix + column] = pl.String
         mapping[prefix + "err"] = [any(not i.warning for i in issues) for _, issues, _ in results]
         mapping[prefix + "warn"] = [any(i.warning for i in issues) for _, issues, _ in results]
         mapping[prefix + "issues"] = [_issue_key(issues) for _, issues, _ in results]
-        has_persons = any(persons for _, _, persons in results)
-        if has_persons:
-            mapping[prefix + "persons"] = [_persons_key(persons) for _, _, persons in results]
-        schema = {d: pl.String for d in deps}
-        for column in produced:
-            if spec.type == "enum_list" and column == spec.column:
-                schema[prefix + column] = pl.String
-            else:
-                schema[prefix + column + "_set"] = pl.Boolean
-                schema[prefix + column] = pl.String
         schema |= {prefix + "err": pl.Boolean, prefix + "warn": pl.Boolean, prefix + "issues": pl.String}
-        if has_persons:
-            schema[prefix + "persons"] = pl.String
-        frame = frame.join(pl.DataFrame(mapping, schema=schema), on=deps, how="left", nulls_equal=True)
-        for column in produced:
-            if spec.type == "enum_list" and column == spec.column:
-                lists.setdefault(column, []).append(pl.col(prefix + column))
-            else:
-                outputs.setdefault(column, []).append((pl.col(prefix + column + "_set"), pl.col(prefix + column)))
-        error_flags.append(pl.col(prefix + "err"))
-        warn_flags.append(pl.col(prefix + "warn"))
-        issue_cols.append((index, prefix + "issues"))
-        if has_persons:
-            person_cols.append(prefix + "persons")
-        return frame
-
-    def _evaluate(self, cache: dict, spec: FieldSpec, name: str, deps: list[str],
-                  key: tuple) -> tuple[dict[str, Any], list[Issue], list]:
-        found = cache.get(key)
-        if found is None:
-            out = RowOutcome(0, "")
-            self.validator._field(spec, name, dict(zip(deps, key, strict=True)), out)
-            found = cache[key] = (out.values, out.issues, out.persons)
-            self._issues[_issue_key(out.issues)] = out.issues
-            self._persons[_persons_key(out.persons)] = out.persons
-        return found
+        if any(persons for _, _, persons in results):  # a field yields at most one person
+            for i, part in enumerate(("hash", "number", "type", "masked")):
+                mapping[prefix + "p_" + part] = [persons[0][i] if persons else None for _, _, persons in results]
+                schema[prefix + "p_" + part] = pl.String
+        return pl.DataFrame(mapping, schema=schema)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -308,12 +319,13 @@ class _Loader:
             pl.struct(key).hash(seed=0).alias("h"), pl.col("source_row").cast(pl.Int64).alias("row")))
 
     def _register_persons(self, good: pl.DataFrame, person_cols: list[str]) -> None:
-        people: dict[str, tuple] = {}
-        for column in person_cols:
-            for key in good[column].drop_nulls().unique():
-                for p in self._persons.get(key) or ():
-                    people.setdefault(p[0], tuple(p))
-        self._insert_persons(people)
+        parts = ("hash", "number", "type", "masked")
+        frames = [good.select([pl.col(prefix + p).alias(p) for p in parts]).drop_nulls("hash")
+                  for prefix in person_cols]
+        if not frames:
+            return
+        people = pl.concat(frames).unique("hash", keep="first")
+        self._insert_persons({h: (h, n, t, m) for h, n, t, m in people.iter_rows()})
 
     def _insert_persons(self, people: dict[str, tuple]) -> None:
         if not people:
@@ -477,10 +489,6 @@ def _pg_array(items: Any) -> str:
 
 def _issue_key(issues: list[Issue]) -> str | None:
     return repr([(i.code, i.field, i.message, i.warning) for i in issues]) if issues else None
-
-
-def _persons_key(persons: list) -> str | None:
-    return repr([tuple(p) for p in persons]) if persons else None
 
 
 __all__ = ["Counts", "Record", "eligible", "load"]
