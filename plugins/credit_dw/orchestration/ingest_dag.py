@@ -69,10 +69,27 @@ def make_ingest_dag(spec: FeedSpec) -> DAG:
 
         @task(task_id="load_files", outlets=outlets)
         def load_files(**context) -> dict:
-            """Load the delivery; raises (after recording) if any file failed as a whole."""
-            from credit_dw.ingest import ingest_delivery
+            """Load the delivery; fails (after recording) if any file failed as a whole.
 
-            result = ingest_delivery(spec.feed, delivery_date(context))
+            Bad files, a refused folder or a missing key fail the task for good with their one-line
+            message (retrying cannot fix the data); a database error mid-load may be retried.
+            """
+            from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+            from credit_dw.config import ConfigError
+            from credit_dw.ingest import DeliveryRefused, IngestError, WarehouseUnavailable, ingest_delivery
+            from credit_dw.ingest.reasons import DATABASE_ERROR
+
+            try:
+                result = ingest_delivery(spec.feed, delivery_date(context))
+            except IngestError as exc:
+                if any((f.message or "").startswith(DATABASE_ERROR) for f in exc.result.failed):
+                    raise AirflowException(str(exc)) from None
+                raise AirflowFailException(str(exc)) from None
+            except WarehouseUnavailable as exc:
+                raise AirflowException(str(exc)) from None
+            except (ConfigError, DeliveryRefused) as exc:
+                raise AirflowFailException(str(exc)) from None
             return result.as_dict()
 
         wait_for_delivery() >> load_files()
