@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from credit_dw import db
+from credit_dw import db, history
 
 PUBLISHED = "marts"
 CANDIDATE = "marts_candidate"
@@ -119,6 +119,7 @@ def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int]) -> None
     conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
     if _can_run_as_owner(conn):
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
+    history.record_publication(conn, run_id)  # versions + change events commit with the swap
     relations = [r for (r,) in conn.execute(_RELATIONS, ([PUBLISHED, CANDIDATE],)).fetchall()]
     if relations:
         conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
