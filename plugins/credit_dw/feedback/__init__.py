@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -277,4 +278,15 @@ def scorecard(conn: psycopg.Connection, as_of: date) -> list[dict[str, Any]]:
             "pending_correction": pending,
             "top_reasons": top or [],
         })
+    return cards
+
+
+def nightly(conn: psycopg.Connection, as_of: date, out_dir: Path, report_dir: Path) -> list[dict[str, Any]]:
+    """The report's scorecard, with a link (relative to ``report_dir``) to each feedback file of the night."""
+    written = {d.tag: (path, rows) for d, path, rows in write_night(conn, as_of, out_dir)}
+    cards = scorecard(conn, as_of)
+    for card in cards:
+        if card["department"] in written:
+            path, rows = written[card["department"]]
+            card["feedback"] = {"href": os.path.relpath(path, report_dir), "rows": rows}
     return cards

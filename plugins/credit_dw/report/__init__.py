@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from credit_dw import db
+from credit_dw import db, feedback
 from credit_dw.config import reports_dir
 from credit_dw.quality.context import data_docs_index
 from credit_dw.quality.gate import TIMEZONE, today
@@ -57,6 +57,8 @@ def render_report(out_dir: Path | None = None, as_of: date | None = None, *, run
             "anomalies": data.register_anomalies(conn),
             "objections": data.pending_objections(conn),
             "alerts": data.alerts(conn, as_of, run_id),
+            "departments": feedback.nightly(conn, as_of, root / "feedback", target.parent),
+            "scorecard_nights": feedback.SCORECARD_NIGHTS,
         }
     docs = data_docs_index()
     context["data_docs"] = os.path.relpath(docs, target.parent) if docs.exists() else None
