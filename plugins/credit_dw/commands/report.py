@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="reports folder (default: CREDIT_DW_REPORTS or var/reports)")
     parser.add_argument("--run-id", default=None, help="show this run's gate verdict (default: the day's last)")
     parser.set_defaults(handler=_report)
+    from credit_dw.report import subject_cli  # `credit-dw report subject SUBJECT` (issue 12)
+
+    subject_cli.register(parser.add_subparsers(dest="kind", metavar="subject"))
 
 
 def _report(args: argparse.Namespace) -> int:
