@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from credit_dw import db, history
+from credit_dw import changes, db, history
 
 PUBLISHED = "marts"
 CANDIDATE = "marts_candidate"
@@ -56,9 +56,11 @@ def publish(run_id: str, dsn: str | None = None, *, require_gate: bool = True) -
         try:
             with db.connect(dsn) as conn, conn.transaction():
                 _swap(conn, run_id, counts)
-            return
         except psycopg.errors.LockNotAvailable:
             time.sleep(min(0.05 * 2**attempt, 2.0))  # a reader holds a mart: let it finish
+        else:
+            changes.deliver_night(run_id, dsn)  # the night's change feed to the webhook, if configured
+            return
     raise PublishError(
         f"could not lock the marts for the swap after {ATTEMPTS} attempts: long-running queries "
         f"hold them (see pg_stat_activity); nothing was published, rerun the publish task."
