@@ -112,7 +112,9 @@ record_docs as (
                || jsonb_build_object(
                    'shown_since', records.shown_since,
                    'source', jsonb_build_object(
-                       'feed', m.feed, 'file', m.source_file, 'row', records.content -> 'source_row',
+                       'feed', records.content ->> 'feed',
+                       'file', coalesce(m.source_file, records.content ->> 'source_file'),
+                       'row', records.content -> 'source_row',
                        'batch_id', m.batch_id, 'delivery_date', m.delivery_date, 'loaded_at', m.finished_at,
                        'sha256', m.sha256),
                    'status_history', coalesce(status_history.versions, '[]'::jsonb),
