@@ -14,6 +14,7 @@ import json
 import threading
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import psycopg
 import pytest
@@ -200,9 +201,9 @@ class _Hook(BaseHTTPRequestHandler):
     """A real HTTP endpoint: fails the first ``failures`` posts with 503, then accepts."""
 
     failures = 1
-    bodies: list[dict] = []
+    bodies: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).bodies.append(body)
         status = 503 if len(type(self).bodies) <= type(self).failures else 200

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from test_dbt_build import a_day_passes, build, private_warehouse, rows
-from test_dbt_samples import SAMPLES, ingest_night
+from test_dbt_samples import ingest_night
 
 from credit_dw.cli import main
 from credit_dw.quality import publish

@@ -17,13 +17,18 @@ from credit_dw.cli import UserError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="why a subject has its grade, list entries and records on a date")
+    add_subject_arguments(p)
+    p.add_argument("--json", action="store_true", help="the explanation document as JSON")
+    p.set_defaults(handler=_explain)
+
+
+def add_subject_arguments(p: argparse.ArgumentParser) -> None:
+    """SUBJECT, --as-of and --known-at: the same for ``explain`` and ``report subject``."""
     p.add_argument("subject", help="a USCC, or a subject key (marts.dim_credit_subject.subject_key)")
     p.add_argument("--as-of", type=date.fromisoformat, default=None,
                    help="YYYY-MM-DD (default: today, Asia/Shanghai)")
     p.add_argument("--known-at", type=datetime.fromisoformat, default=None,
-                   help="ISO timestamp: what the warehouse knew then (default: now)")
-    p.add_argument("--json", action="store_true", help="the explanation document as JSON")
-    p.set_defaults(handler=_explain)
+                   help="ISO timestamp: what the warehouse knew then (default: now); reproduces a printed copy")
 
 
 def _explain(args: argparse.Namespace) -> int:

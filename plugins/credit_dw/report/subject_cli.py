@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime
 from pathlib import Path
 
 from credit_dw.cli import UserError
 
 
 def register(kinds: argparse._SubParsersAction) -> None:
+    from credit_dw.commands.explain import add_subject_arguments
+
     p = kinds.add_parser("subject", help="one subject's credit report as a self-contained HTML page")
-    p.add_argument("subject", help="a USCC, or a subject key (marts.dim_credit_subject.subject_key)")
-    p.add_argument("--as-of", type=date.fromisoformat, default=None,
-                   help="YYYY-MM-DD (default: today, Asia/Shanghai)")
-    p.add_argument("--known-at", type=datetime.fromisoformat, default=None,
-                   help="ISO timestamp: what the warehouse knew then (default: now); reproduces a printed copy")
+    add_subject_arguments(p)
     p.add_argument("--out", type=Path, default=None,
                    help="HTML file (default: CREDIT_DW_REPORTS/subjects/<USCC>_<date>.html)")
     p.set_defaults(handler=_subject)
