@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from credit_dw import db
-from credit_dw.quality.masking import mask_values
+from credit_dw.explain import mask_document
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
@@ -41,7 +41,7 @@ def events(conn: psycopg.Connection, since: date, until: date | None = None) -> 
         " where night >= %s and (%s::date is null or night <= %s::date) order by event_id",
         (since, until, until),
     )
-    return [dict(zip(COLUMNS, mask_values(list(row)), strict=True)) for row in cur]
+    return [mask_document(dict(zip(COLUMNS, row, strict=True))) for row in cur]
 
 
 def _target(url: str) -> str:

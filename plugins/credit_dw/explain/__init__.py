@@ -16,7 +16,8 @@ from typing import Any
 
 import psycopg
 
-from credit_dw.quality.masking import mask_values
+from credit_dw.quality.masking import mask_text
+from credit_dw.quality.suites import ID_LEAK_EXEMPT_COLUMNS
 
 SHOWN = ("active", "disputed", "corrected")
 
@@ -41,7 +42,23 @@ def explain(conn: psycopg.Connection, subject: str, as_of: date,
             f"no subject {subject!r} was shown on {as_of} (history starts {first}): "
             "give a USCC or a subject key from marts.dim_credit_subject, or a later --as-of"
         )
-    return mask_values(doc)  # the marts are masked already; free text gets the same treatment
+    return mask_document(doc)  # the marts are masked already; free text gets the same treatment
+
+
+def mask_document(value: Any, key: str = "") -> Any:
+    """Mask ID-like numbers in every string of a JSON-like value, except identifier fields.
+
+    Organisation identifiers (USCC, registration number, organisation code, subject key) may be
+    all digits and are public; they are what a reader looks a subject up by, so they stay clear,
+    exactly as the marts' leak check exempts them (``suites.ID_LEAK_EXEMPT_COLUMNS``).
+    """
+    if isinstance(value, str):
+        return value if ID_LEAK_EXEMPT_COLUMNS.search(key) else mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_document(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_document(v, key) for v in value]
+    return value
 
 
 def content_hash(doc: dict[str, Any]) -> str:
