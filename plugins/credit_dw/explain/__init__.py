@@ -99,7 +99,7 @@ def render_text(doc: dict[str, Any]) -> str:
     lines += ["", f"records: {len(doc['records'])} ({shown} in force)"]
     for r in doc["records"]:
         lines.append(f"  record {r['record_id']}  {r.get('catalogue_item')} {r.get('item_name')}")
-        lines.append(f"    catalogue edition {r.get('catalogue_edition')}, rule {r.get('rule_version')};"
+        lines.append(f"    catalogue edition {r.get('catalogue_edition')}, rule {r.get('rule_version') or '-'};"
                      f" decided {r.get('decision_date')}, publicity {r.get('publicity_start') or '-'}"
                      f" to {r.get('publicity_end') or 'open'}; {r.get('authority_name') or ''}")
         lines.append(f"    status {r.get('status')} since {r.get('status_since')}"
