@@ -248,3 +248,15 @@ def test_webhook_down_never_fails_the_publication(fresh_dsn: str, monkeypatch: p
     with psycopg.connect(fresh_dsn) as conn:
         rows = conn.execute("select attempt, success, error is not null from history.webhook_delivery").fetchall()
     assert rows == [(1, False, True), (2, False, True)]
+
+
+def test_analysts_explain_through_the_function_only(three_nights: str) -> None:
+    with psycopg.connect(three_nights) as conn:
+        conn.execute("set role analyst")
+        doc = conn.execute("select history.explain_subject(%s, %s)", (ORG, N2)).fetchone()[0]
+        assert statuses(doc) == {"r0": "active", "r1": "disputed", "r2": "removed"}
+        for table in ("history.mart_row_version", "history.subject_change_event", "governance.objection"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"select 1 from {table} limit 1")
+            conn.rollback()
+            conn.execute("set role analyst")
