@@ -32,12 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from psycopg import OperationalError
 
+    from credit_dw.cluster import ClusterError
     from credit_dw.config import ConfigError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (UserError, ConfigError) as exc:
+    except (UserError, ConfigError, ClusterError) as exc:  # ClusterError: e.g. no server binaries
         print(f"credit-dw {args.command}: {exc}", file=sys.stderr)
         return 2
     except OperationalError as exc:  # server down, wrong DSN, connection lost: one line, no traceback
@@ -48,4 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m credit_dw.cli`: run the imported module's main, whose UserError is the class
+    # the commands raise (this file's own copy, __main__.UserError, would not catch it).
+    from credit_dw.cli import main as imported_main
+
+    sys.exit(imported_main())

