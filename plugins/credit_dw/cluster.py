@@ -121,7 +121,9 @@ def _cluster_bindir(cluster: LocalCluster) -> Path:
 
 
 def server_user(data_dir: Path | None = None) -> str:
-    """The OS user the server runs as when we are root (see the module docstring)."""
+    """The OS user the server runs as: ourselves, or as root see the module docstring."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
     if data_dir is not None and data_dir.exists():
         owner = data_dir.stat().st_uid
         if owner != 0:

@@ -170,3 +170,13 @@ def test_wheel_binaries_in_a_folder_the_server_user_cannot_enter_are_copied_once
     finally:
         for copy in set(Path("/var/tmp").glob("credit-dw-pgbin-*")) - before:
             shutil.rmtree(copy, ignore_errors=True)
+
+
+def test_a_normal_user_runs_the_server_as_itself_and_creates_no_os_user(monkeypatch):
+    nobody = pwd.getpwnam("nobody")
+    monkeypatch.setattr(cluster.os, "geteuid", lambda: nobody.pw_uid)
+    monkeypatch.setattr(cluster, "SERVER_USER_CANDIDATES", ())
+    monkeypatch.setattr(cluster, "FALLBACK_SERVER_USER", "credit-dw-never-created")
+    assert cluster.server_user() == "nobody"
+    with pytest.raises(KeyError):
+        pwd.getpwnam("credit-dw-never-created")
