@@ -138,7 +138,7 @@ def server_user(data_dir: Path | None = None) -> str:
             return name
     if not _user_exists(FALLBACK_SERVER_USER):
         out = subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+            [_system_tool("useradd"), "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
              "--shell", "/usr/sbin/nologin", "--comment", "credit-dw local PostgreSQL", FALLBACK_SERVER_USER],
             capture_output=True, text=True,
         )
@@ -149,6 +149,11 @@ def server_user(data_dir: Path | None = None) -> str:
                 "postgres, run as a normal user, or set WAREHOUSE_DSN."
             )
     return FALLBACK_SERVER_USER
+
+
+def _system_tool(name: str) -> str:
+    """``runuser``/``useradd`` live in /usr/sbin, which a root PATH (cron, CI) may lack."""
+    return shutil.which(name) or next((f"{d}/{name}" for d in ("/usr/sbin", "/sbin") if Path(d, name).exists()), name)
 
 
 def _user_exists(name: str) -> bool:
@@ -162,7 +167,7 @@ def _user_exists(name: str) -> bool:
 def _as_server_user(cmd: list[str], user: str) -> list[str]:
     """Prefix a command so that it runs as the server user when we are root."""
     if os.geteuid() == 0:
-        return ["runuser", "-u", user, "--", *cmd]
+        return [_system_tool("runuser"), "-u", user, "--", *cmd]
     return cmd
 
 
@@ -201,7 +206,8 @@ def _reachable_bindir(bindir: Path) -> Path:
 
 
 def _can_reach(path: Path, user: str) -> bool:
-    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(path)], capture_output=True)
+    probe = subprocess.run([_system_tool("runuser"), "-u", user, "--", "test", "-x", str(path)],
+                           capture_output=True)
     return probe.returncode == 0
 
 

@@ -194,3 +194,14 @@ def test_server_binaries_older_than_15_are_passed_over_for_a_new_cluster(tmp_pat
     monkeypatch.setattr(cluster, "wheel_bindir", lambda: None)
     with pytest.raises(cluster.ClusterError, match="older than 15"):
         cluster.find_bindir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to the server user")
+def test_root_without_sbin_on_path_still_finds_runuser(tmp_path):
+    """cron and some CI shells give root a PATH without /usr/sbin, where runuser and useradd live."""
+    code = ("from credit_dw import cluster; from credit_dw.config import LocalCluster;"
+            "print(cluster.effective(LocalCluster.from_env()).data_dir)")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+           "CREDIT_DW_PGDATA_ROOT": str(tmp_path / "pg"), "CREDIT_DW_PG_PORT": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
