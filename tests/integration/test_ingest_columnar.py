@@ -22,7 +22,7 @@ from test_ingest_support import assert_reconciled, query
 from conftest import create_fresh_database, drop_database
 from credit_dw.config import PROJECT_ROOT
 from credit_dw.generate import generate
-from credit_dw.ingest import IngestError, ingest_delivery
+from credit_dw.ingest import IngestError, columnar, ingest_delivery
 
 FEEDS = ("registration", "penalty", "tax")  # the CSV delta feeds the columnar engine loads
 GENERATED_DAY = date(2026, 11, 23)
@@ -85,7 +85,12 @@ def _state(dsn: str) -> dict[str, list]:
     return state
 
 
-def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch):
+@pytest.mark.parametrize(("block_lines", "known_limit"), [(columnar.BLOCK_LINES, columnar.KNOWN_LIMIT), (7, 5)],
+                         ids=["default-blocks", "tiny-blocks"])
+def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, block_lines, known_limit):
+    """``tiny-blocks`` crosses block boundaries and forgets known outcomes all the time."""
+    monkeypatch.setattr(columnar, "BLOCK_LINES", block_lines)
+    monkeypatch.setattr(columnar, "KNOWN_LIMIT", known_limit)
     expected_dsn, actual_dsn = create_fresh_database(), create_fresh_database()
     try:
         monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "rows")
