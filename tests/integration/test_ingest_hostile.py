@@ -517,6 +517,8 @@ def test_no_clear_id_outside_restricted_after_the_feed_gate(warehouse_dsn, tmp_p
     batches = [b for (b,) in query(warehouse_dsn, "select batch_id from quality.batch_manifest"
                                                   " where status = 'loaded' and delivery_date >= '2026-12-01'")]
     gate.validate_feeds("hostile", batches)
+    assert list(gx_root.rglob("validations/raw_penalty/**/*.json"))  # results and Data Docs were written
+    assert list(gx_root.rglob("data_docs/**/raw_penalty/**/*.html"))
     assert_reconciled(warehouse_dsn)
     assert_no_clear_id(warehouse_dsn)
     roots = [gx_root, Path(os.environ["CREDIT_DW_REPORTS"]), config.var_dir()]
