@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from credit_dw import db
 
@@ -40,7 +41,8 @@ RAW_NATURAL_KEYS: dict[str, list[str]] = {
 }
 _RECORD_COLUMNS = (
     "record_id, feed, catalogue_item, item_name, status, status_since, is_publishable, rule_version,"
-    " publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, party_name"
+    " publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, party_name,"
+    " authority_name"
 )
 
 
@@ -87,11 +89,49 @@ def _set_steward(conn: psycopg.Connection) -> None:
     conn.execute("set local role steward")
 
 
-def open_objection(record_id: str, by: str, basis: str, dsn: str | None = None) -> int:
-    """Record an objection; until it is resolved the record is published flagged as disputed."""
+def _lock_record(conn: psycopg.Connection, record_id: str) -> None:
+    """Serialise decisions on one record (the steward may insert, not lock rows for update)."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('governance|' || %s))", (record_id,))
+
+
+def _case(conn: psycopg.Connection, case_id: int, case_type: str | None = None) -> dict:
+    with conn.cursor(row_factory=dict_row) as cur:
+        case = cur.execute("select * from governance.case_state where case_id = %s", (case_id,)).fetchone()
+    noun = case_type or "case"
+    if case is None or (case_type and case["case_type"] != case_type):
+        raise GovernanceError(f"{noun} {case_id} does not exist (see credit-dw case list)")
+    _lock_record(conn, case["record_id"])
+    return case
+
+
+def _event(conn: psycopg.Connection, case_id: int, event: str, by: str, on: date | None, **fields) -> None:
+    columns = ["case_id", "event", "occurred_on", "recorded_by", *fields]
+    values = [case_id, event, on or today(), by, *(Jsonb(v) if isinstance(v, dict) else v for v in fields.values())]
+    conn.execute(
+        sql.SQL("insert into governance.case_event ({}) values ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))
+        ),
+        values,
+    )
+
+
+def _open_case(conn: psycopg.Connection, case_type: str, record: dict, by: str, basis: str,
+               applicant: str | None, materials_ref: str | None, received_on: date | None) -> int:
+    return conn.execute(
+        "insert into governance.case_intake (case_type, record_id, received_on, applicant, materials_ref, basis,"
+        " providing_department, opened_by) values (%s, %s, %s, %s, %s, %s, %s, %s) returning case_id",
+        (case_type, record["record_id"], received_on or today(), applicant or by, materials_ref, basis,
+         record.get("authority_name"), by),
+    ).fetchone()[0]
+
+
+def open_objection(record_id: str, by: str, basis: str, dsn: str | None = None, *, applicant: str | None = None,
+                   materials_ref: str | None = None, received_on: date | None = None) -> int:
+    """Record an objection case; until it is decided the record is published flagged as disputed."""
     with db.transaction(dsn) as conn:
         record = _require_record(conn, record_id)
         _set_steward(conn)
+        _lock_record(conn, record_id)
         pending = conn.execute(
             "select objection_id from governance.objection where record_id = %s and status = 'pending'",
             (record_id,),
@@ -101,16 +141,33 @@ def open_objection(record_id: str, by: str, basis: str, dsn: str | None = None) 
                 f"objection {pending[0]} on record {record_id} is still pending: resolve it first "
                 f"(credit-dw objection resolve --objection-id {pending[0]} ...)."
             )
-        objection_id = conn.execute(
-            "insert into governance.objection (record_id, opened_by, basis) values (%s, %s, %s)"
-            " returning objection_id",
-            (record["record_id"], by, basis),
-        ).fetchone()[0]
-    return objection_id
+        return _open_case(conn, "objection", record, by, basis, applicant, materials_ref, received_on)
+
+
+def accept_case(case_id: int, by: str, on: date | None = None, note: str | None = None,
+                dsn: str | None = None) -> None:
+    """The platform accepts the application and forwards it to the providing authority."""
+    with db.transaction(dsn) as conn:
+        _set_steward(conn)
+        case = _case(conn, case_id)
+        if case["state"] != "received":
+            raise GovernanceError(f"case {case_id} is {case['state']}: only a received case can be accepted")
+        _event(conn, case_id, "accepted", by, on, reasons=note)
+
+
+def refuse_case(case_id: int, by: str, reasons: str, on: date | None = None, dsn: str | None = None) -> None:
+    """The platform does not accept the application (out of scope, materials incomplete): closed."""
+    with db.transaction(dsn) as conn:
+        _set_steward(conn)
+        case = _case(conn, case_id)
+        if case["state"] not in ("received", "under_review") or case["decision"]:
+            raise GovernanceError(f"case {case_id} is {case['state']}: it can no longer be refused")
+        _event(conn, case_id, "refused", by, on, reasons=reasons)
 
 
 def resolve_objection(
-    objection_id: int, decision: str, by: str, note: str, outcome: str | None = None, dsn: str | None = None
+    objection_id: int, decision: str, by: str, note: str, outcome: str | None = None, dsn: str | None = None,
+    *, corrected_content: dict | None = None, on: date | None = None,
 ) -> None:
     """Uphold (the record is corrected or withdrawn) or reject (it stands) a pending objection."""
     if decision not in ("upheld", "rejected"):
@@ -119,52 +176,106 @@ def resolve_objection(
         raise GovernanceError("an upheld objection needs --outcome corrected or --outcome withdrawn")
     if decision == "rejected" and outcome is not None:
         raise GovernanceError("a rejected objection has no outcome: leave out --outcome")
+    if outcome == "corrected" and not corrected_content:
+        raise GovernanceError("an objection upheld with outcome corrected needs the corrected content"
+                              " (--corrected FIELD=VALUE, once per field)")
+    if outcome != "corrected" and corrected_content:
+        raise GovernanceError("corrected content belongs only to an objection upheld with outcome corrected")
+    if not note.strip():
+        raise GovernanceError("a decision needs its reasons (--note)")
     with db.transaction(dsn) as conn:
         _set_steward(conn)
-        row = conn.execute(
-            "select status from governance.objection where objection_id = %s for update", (objection_id,)
-        ).fetchone()
-        if row is None:
-            raise GovernanceError(f"objection {objection_id} does not exist (see credit-dw objection list)")
-        if row[0] != "pending":
-            raise GovernanceError(f"objection {objection_id} was already {row[0]}; decisions are not changed")
-        conn.execute(
-            "update governance.objection set status = %s, outcome = %s, resolved_at = now(),"
-            " resolved_by = %s, decision_note = %s where objection_id = %s",
-            (decision, outcome, by, note, objection_id),
+        case = _case(conn, objection_id, "objection")
+        if case["decision"]:
+            status = "rejected" if case["decision"] == "not_accepted" else case["decision"]
+            raise GovernanceError(f"objection {objection_id} was already {status}; decisions are not changed")
+        _event(conn, objection_id, "decided", by, on, decision=decision, outcome=outcome, reasons=note,
+               corrected_content=corrected_content)
+
+
+def apply_repair(record_id: str, by: str, basis: str, dsn: str | None = None, *, applicant: str | None = None,
+                 materials_ref: str | None = None, received_on: date | None = None) -> int:
+    """Record a credit repair application; refused at intake when the record's rule allows no repair."""
+    with db.transaction(dsn) as conn:
+        record = _require_record(conn, record_id)
+        _check_repair_allowed(record, None)
+        _set_steward(conn)
+        _lock_record(conn, record_id)
+        _refuse_second_repair(conn, record_id)
+        return _open_case(conn, "repair", record, by, basis, applicant, materials_ref, received_on)
+
+
+def _refuse_second_repair(conn: psycopg.Connection, record_id: str) -> None:
+    existing = conn.execute(
+        "select repair_id, effective_on from governance.credit_repair where record_id = %s", (record_id,)
+    ).fetchone()
+    if existing:
+        raise GovernanceError(
+            f"record {record_id} was already repaired (repair {existing[0]}, effective {existing[1]})."
         )
 
 
 def approve_repair(
-    record_id: str, by: str, basis: str, effective_on: date | None = None, dsn: str | None = None
+    record_id: str, by: str, basis: str, effective_on: date | None = None, dsn: str | None = None,
+    *, case_id: int | None = None,
 ) -> int:
     """Approve credit repair: publication ends on ``effective_on`` (default today); the record stays.
 
-    Refused when the record is not published or no longer in force, when its rule allows no repair
-    (court lists end only by the court's removal), or before the end of the minimum publicity
-    period unless the rule allows early repair.
+    Decides the record's open repair case (``case_id``, or the one open for ``record_id``); with
+    none open, the intake and the decision are recorded together. Refused when the record is not
+    published or no longer in force, when its rule allows no repair (court lists end only by the
+    court's removal), or before the end of the minimum publicity period unless the rule allows
+    early repair.
     """
     effective_on = effective_on or today()
     with db.transaction(dsn) as conn:
+        if case_id is not None:
+            _set_steward(conn)
+            case = _case(conn, case_id, "repair")
+            record_id = case["record_id"]
+            conn.execute("reset role")
         record = _require_record(conn, record_id)
         _check_repair_allowed(record, effective_on)
         _set_steward(conn)
-        existing = conn.execute(
-            "select repair_id, effective_on from governance.credit_repair where record_id = %s", (record_id,)
-        ).fetchone()
-        if existing:
-            raise GovernanceError(
-                f"record {record_id} was already repaired (repair {existing[0]}, effective {existing[1]})."
-            )
-        repair_id = conn.execute(
-            "insert into governance.credit_repair (record_id, approved_by, basis, effective_on)"
-            " values (%s, %s, %s, %s) returning repair_id",
-            (record_id, by, basis, effective_on),
-        ).fetchone()[0]
-    return repair_id
+        _lock_record(conn, record_id)
+        _refuse_second_repair(conn, record_id)
+        if case_id is None:
+            open_case = conn.execute(
+                "select case_id from governance.case_state where case_type = 'repair' and record_id = %s"
+                " and decision is null order by case_id limit 1", (record_id,),
+            ).fetchone()
+            case_id = open_case[0] if open_case else _open_case(conn, "repair", record, by, basis, None, None, None)
+        elif _case(conn, case_id, "repair")["decision"]:
+            raise GovernanceError(f"repair case {case_id} is already decided; decisions are not changed")
+        _event(conn, case_id, "decided", by, None, decision="approved", reasons=basis, effective_on=effective_on)
+    return case_id
 
 
-def _check_repair_allowed(record: dict, effective_on: date) -> None:
+def refuse_repair(case_id: int, by: str, reasons: str, on: date | None = None, dsn: str | None = None) -> None:
+    """The authority refuses a repair application (the record stays published)."""
+    with db.transaction(dsn) as conn:
+        _set_steward(conn)
+        case = _case(conn, case_id, "repair")
+        if case["decision"]:
+            raise GovernanceError(f"repair case {case_id} is already decided; decisions are not changed")
+        _event(conn, case_id, "decided", by, on, decision="refused", reasons=reasons)
+
+
+def send_feedback(case_id: int, by: str, to: str | None, ref: str, on: date | None = None,
+                  dsn: str | None = None) -> None:
+    """Record the feedback sent to the providing department after the decision: the case closes."""
+    with db.transaction(dsn) as conn:
+        _set_steward(conn)
+        case = _case(conn, case_id)
+        if case["state"] != "decided":
+            raise GovernanceError(f"case {case_id} is {case['state']}: feedback follows the decision")
+        department = to or case["providing_department"]
+        if not department:
+            raise GovernanceError(f"case {case_id}: name the providing department (--to)")
+        _event(conn, case_id, "feedback_sent", by, on, feedback_to=department, feedback_ref=ref)
+
+
+def _check_repair_allowed(record: dict, effective_on: date | None) -> None:
     rid, item, rule = record["record_id"], record["catalogue_item"], record["rule_version"] or "none"
     if record["status"] not in IN_FORCE:
         raise GovernanceError(
@@ -182,7 +293,7 @@ def _check_repair_allowed(record: dict, effective_on: date) -> None:
             "when the source removes them (e.g. the court's removal from its list)."
         )
     earliest = record["earliest_repair_on"]
-    if earliest and effective_on < earliest and not record["early_repair_allowed"]:
+    if effective_on and earliest and effective_on < earliest and not record["early_repair_allowed"]:
         raise GovernanceError(
             f"repair refused: under {rule} the minimum publicity period of record {rid} runs from "
             f"{record['publicity_start']} to {earliest}; repair can take effect on {earliest} at the earliest "
@@ -211,6 +322,27 @@ def list_objections(status: str | None = None, dsn: str | None = None) -> list[d
             " order by opened_at desc, objection_id desc",
             {"status": status},
         ).fetchall()
+
+
+def list_cases(open_only: bool = False, dsn: str | None = None) -> list[dict]:
+    """Cases with their current state, oldest intake first."""
+    with db.transaction(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        _set_steward(conn)
+        return cur.execute(
+            "select * from governance.case_state where not %s or state <> 'closed'"
+            " order by received_on, case_id", (open_only,),
+        ).fetchall()
+
+
+def case_history(case_id: int, dsn: str | None = None) -> tuple[dict, list[dict]]:
+    """A case and its events in order: the whole file, as recorded."""
+    with db.transaction(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        _set_steward(conn)
+        case = _case(conn, case_id)
+        events = cur.execute(
+            "select * from governance.case_event where case_id = %s order by recorded_at, event_id", (case_id,)
+        ).fetchall()
+    return case, events
 
 
 @dataclass(frozen=True)

@@ -178,14 +178,21 @@ AUTHORITY = "11320100MB0000000X"
 
 
 def add_governance(conn: psycopg.Connection) -> None:
-    conn.execute(
-        "insert into governance.credit_repair (record_id, approved_by, basis, effective_on)"
-        " values (%s, 'steward1', '已履行', %s)",
+    """A repair approved with effect on night 2 and an objection still pending (cases, V060)."""
+    repair = conn.execute(
+        "insert into governance.case_intake (case_type, record_id, received_on, applicant, basis, opened_by)"
+        " values ('repair', %s, %s, '无锡乙制造有限公司', '已履行', 'steward1') returning case_id",
         (record_id("penalty", AUTHORITY, "宁市监罚〔2024〕7号"), NIGHT_2),
+    ).fetchone()[0]
+    conn.execute(
+        "insert into governance.case_event (case_id, event, occurred_on, recorded_by, decision, reasons, effective_on)"
+        " values (%s, 'decided', %s, 'steward1', 'approved', '已履行', %s)",
+        (repair, NIGHT_2, NIGHT_2),
     )
     conn.execute(
-        "insert into governance.objection (record_id, opened_by, basis) values (%s, 'steward1', '主体异议')",
-        (record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号"),),
+        "insert into governance.case_intake (case_type, record_id, received_on, applicant, basis, opened_by)"
+        " values ('objection', %s, %s, '南京甲科技有限公司', '主体异议', 'steward1')",
+        (record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号"), NIGHT_2),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -29,6 +30,7 @@ from test_dbt_build import (
 from credit_dw import cli, governance
 from credit_dw.dbt import run_dbt
 from credit_dw.governance import GovernanceError
+from credit_dw.report import render_report
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +78,10 @@ def test_objection_lifecycle(warehouse: tuple[str, list[str]]) -> None:
         governance.resolve_objection(objection_id, "upheld", "steward2", "ok", dsn=dsn)
     with pytest.raises(GovernanceError, match="no outcome"):
         governance.resolve_objection(objection_id, "rejected", "steward2", "no", outcome="withdrawn", dsn=dsn)
-    governance.resolve_objection(objection_id, "upheld", "steward2", "身份核实有误", outcome="corrected", dsn=dsn)
+    with pytest.raises(GovernanceError, match="needs the corrected content"):
+        governance.resolve_objection(objection_id, "upheld", "steward2", "身份核实有误", outcome="corrected", dsn=dsn)
+    governance.resolve_objection(objection_id, "upheld", "steward2", "身份核实有误", outcome="corrected",
+                                 corrected_content={"party_name": "张某某"}, dsn=dsn)
     with pytest.raises(GovernanceError, match="already upheld"):
         governance.resolve_objection(objection_id, "rejected", "steward2", "no", dsn=dsn)
     listed = governance.list_objections("upheld", dsn=dsn)
@@ -157,3 +162,76 @@ def test_purge_removes_only_what_is_past_retention(
     assert rows(dsn, "select count(*) from restricted.person_identity") == [(0,)]
     assert rows(dsn, "select count(*) from raw.judicial_listing where removed_on is null") == [(1,)]
     assert rows(dsn, "select count(*) from raw.registration") == [(5,)]  # nobody deregistered
+
+
+def test_a_case_runs_from_intake_to_feedback_and_keeps_every_step(warehouse: tuple[str, list[str]]) -> None:
+    dsn, _ = warehouse
+    case_id = governance.open_objection(DISHONEST, "steward1", "已全部履行", applicant="南京甲科技有限公司",
+                                        materials_ref="OBJ-2026-0042", received_on=date(2026, 11, 2), dsn=dsn)
+    with pytest.raises(GovernanceError, match="feedback follows the decision"):
+        governance.send_feedback(case_id, "steward1", None, "函〔2026〕1号", dsn=dsn)
+    governance.accept_case(case_id, "steward1", date(2026, 11, 9), dsn=dsn)
+    with pytest.raises(GovernanceError, match="only a received case can be accepted"):
+        governance.accept_case(case_id, "steward1", date(2026, 11, 9), dsn=dsn)
+    governance.resolve_objection(case_id, "rejected", "authority1", "仍未履行", on=date(2026, 11, 12), dsn=dsn)
+    governance.send_feedback(case_id, "steward1", "南京市玄武区人民法院", "函〔2026〕1号", date(2026, 11, 13), dsn=dsn)
+    case, events = governance.case_history(case_id, dsn=dsn)
+    assert (case["state"], case["decision"], case["applicant"], case["materials_ref"]) == (
+        "closed", "rejected", "南京甲科技有限公司", "OBJ-2026-0042")
+    assert [(e["event"], e["occurred_on"]) for e in events] == [
+        ("accepted", date(2026, 11, 9)), ("decided", date(2026, 11, 12)), ("feedback_sent", date(2026, 11, 13))]
+
+
+def test_a_repair_case_refused_at_intake_or_by_the_authority(warehouse: tuple[str, list[str]]) -> None:
+    dsn, _ = warehouse
+    with pytest.raises(GovernanceError, match="allows no credit repair"):
+        governance.apply_repair(DISHONEST, "steward1", "履行完毕", dsn=dsn)
+    case_id = governance.apply_repair(SERIOUS_PENALTY, "steward1", "已整改", applicant="南京甲科技有限公司", dsn=dsn)
+    governance.refuse_case(case_id, "steward1", "材料不全", dsn=dsn)
+    with pytest.raises(GovernanceError, match="already decided"):
+        governance.refuse_repair(case_id, "authority1", "x", dsn=dsn)
+    assert governance.case_history(case_id, dsn=dsn)[0]["decision"] == "not_accepted"
+
+
+def test_the_audit_trail_cannot_be_rewritten(warehouse: tuple[str, list[str]]) -> None:
+    """Decisions are new rows: grants refuse update/delete to the steward, triggers to everyone."""
+    dsn, _ = warehouse
+    tables = ["governance.case_intake", "governance.case_event", "governance.purge_audit",
+              "governance.schema_migration", "governance.person_lookup", "quality.publication"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in tables:
+            for statement in (f"update {table} set {_plain_column(conn, table)} = {_plain_column(conn, table)}",
+                              f"delete from {table}", f"truncate {table} cascade"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                    conn.execute(statement)  # as the administrator: the trigger refuses
+        conn.execute("set role steward")
+        for statement in ("update governance.case_event set reasons = 'x'", "delete from governance.case_intake"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute(statement)
+
+
+def _plain_column(conn: psycopg.Connection, table: str) -> str:
+    schema, name = table.split(".")
+    return conn.execute("select column_name from information_schema.columns where table_schema = %s"
+                        " and table_name = %s and is_identity = 'NO' order by ordinal_position limit 1",
+                        (schema, name)).fetchone()[0]
+
+
+def test_the_report_lists_cases_near_or_past_their_deadline(
+    warehouse: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    dsn, flags = warehouse
+    late = governance.apply_repair(SERIOUS_PENALTY, "steward1", "已整改", received_on=date(2026, 10, 30), dsn=dsn)
+    soon = governance.open_objection(EXPIRED, "steward1", "身份有误", received_on=date(2026, 11, 9), dsn=dsn)
+    later = governance.open_objection(WARNING_ONLY, "steward1", "异议", received_on=date(2026, 11, 20), dsn=dsn)
+    run_dbt(["build", *flags, "--select", "stg_governance__cases", "case_deadlines",
+             "--vars", f"{{as_of_date: '{NIGHT_2}'}}"], dsn=dsn)
+    listed = rows(dsn, "select case_id, deadline_state, due_on from marts_candidate.case_deadlines"
+                       " where case_id in (%s, %s, %s)", late, soon, later)
+    # 10 working days: from Fri 30 Oct to Fri 13 Nov; from Mon 9 Nov to Mon 23 Nov; from Fri 20 Nov
+    assert sorted(listed) == [(late, "overdue", date(2026, 11, 13)), (soon, "due_soon", date(2026, 11, 23)),
+                              (later, "on_time", date(2026, 12, 4))]
+    html = render_report(tmp_path, NIGHT_2, dsn=dsn).read_text(encoding="utf-8")
+    section = html[html.index('id="deadlines"'):html.index('id="alerts"')]
+    assert f"<td>{late}</td>" in section and f"<td>{soon}</td>" in section
+    assert f"<td>{later}</td>" not in section

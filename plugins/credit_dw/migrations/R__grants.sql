@@ -1,20 +1,53 @@
--- Least privilege. Re-applied by every `credit-dw init` (grants are idempotent), so new tables
--- in these schemas are covered; dbt-created marts are granted by the publish step.
-grant usage on schema raw, quality, restricted to loader;
-grant select, insert, update, delete on all tables in schema raw to loader;
-grant select, insert, update, delete on all tables in schema restricted to loader;
-grant select, insert, update on quality.batch_manifest, quality.rejected_rows to loader;
-grant usage on all sequences in schema quality, raw, restricted to loader;
+-- Least privilege: each role exactly what its job needs, as documented in docs/security.md
+-- (tests/integration/test_security.py compares the catalogue with that matrix). Re-applied by
+-- every `credit-dw init`: everything is revoked first, so a privilege removed here is removed
+-- from upgraded warehouses too, and new tables in these schemas are covered. dbt-created marts
+-- are granted by the publish step (readers) and by dbt grants configs (audiences).
+revoke all on all tables in schema raw, restricted, quality, governance
+  from loader, transformer, analyst, steward, gatekeeper, disclosure_gate,
+       audience_public, audience_application, audience_authorised, audience_government;
+revoke all on all sequences in schema raw, restricted, quality, governance
+  from loader, transformer, analyst, steward, gatekeeper, disclosure_gate,
+       audience_public, audience_application, audience_authorised, audience_government;
+revoke all on schema raw, restricted, quality, governance, disclosure
+  from loader, transformer, analyst, steward, gatekeeper, disclosure_gate,
+       audience_public, audience_application, audience_authorised, audience_government;
 
+-- loader: ingestion. Appends raw rows (update: the judicial snapshot closes intervals, never
+-- deletes), registers clear IDs, writes manifests (updated at the end of a file) and quarantine.
+grant usage on schema raw, quality, restricted to loader;
+grant select, insert, update on all tables in schema raw to loader;
+grant insert on restricted.person_identity to loader;
+grant select, insert, update on quality.batch_manifest to loader;
+grant insert on quality.rejected_rows to loader;
+
+-- transformer: dbt. Reads raw, the batch manifest and the stewards' decisions; owns the dbt
+-- schemas. It writes nothing outside them (the verdict is the gatekeeper's).
 grant usage on schema raw, quality, governance to transformer;
 grant select on all tables in schema raw to transformer;
-grant select on all tables in schema governance to transformer;
-grant select, insert on quality.validation_run, quality.publication, quality.alert to transformer;
-grant select on quality.batch_manifest, quality.rejected_rows to transformer;
+grant select on quality.batch_manifest to transformer;
+grant select on governance.objection, governance.credit_repair, governance.case_state to transformer;
 grant create, usage on schema staging, intermediate, snapshots, marts, marts_candidate to transformer;
 
-grant usage on schema marts to analyst;   -- table-level select granted on publish
+-- gatekeeper: records the publication verdict of a run whose marts gate it has checked.
+grant usage on schema quality to gatekeeper;
+grant select on quality.validation_run to gatekeeper;
+grant select, insert on quality.publication to gatekeeper;
 
+-- analyst: the published marts only (table-level select granted on publish).
+grant usage on schema marts to analyst;
+
+-- steward: reads quality and the audit trail; takes decisions as new case rows, nothing else.
 grant usage on schema quality, governance, marts to steward;
 grant select on all tables in schema quality to steward;
-grant select, insert, update on all tables in schema governance to steward;
+grant select on all tables in schema governance to steward;
+grant insert on governance.case_intake, governance.case_event to steward;
+
+-- audiences: their dbt view in marts (usage on marts granted on publish); the authorised ones
+-- may look persons up, logged.
+grant usage on schema disclosure to audience_authorised, audience_government;
+grant execute on function disclosure.lookup_person(text, text) to audience_authorised, audience_government;
+
+-- disclosure_gate: owner of the lookup function; writes the lookup log.
+grant usage on schema governance to disclosure_gate;
+grant insert on governance.person_lookup to disclosure_gate;

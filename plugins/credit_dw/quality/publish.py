@@ -26,7 +26,12 @@ PUBLISHED = "marts"
 CANDIDATE = "marts_candidate"
 SWAP = "marts_swap"
 READER_ROLES = ("analyst", "steward")
+# See the published schema, but only the relations dbt grants them (disclosure_* views, the
+# register behind disclosure.lookup_person): docs/security.md
+AUDIENCE_ROLES = ("audience_public", "audience_application", "audience_authorised", "audience_government",
+                  "disclosure_gate")
 OWNER_ROLE = "transformer"
+VERDICT_ROLE = "gatekeeper"  # the only role that may insert into quality.publication
 LOCK_TIMEOUT = "500ms"       # must stay below the server's deadlock_timeout (default 1 s)
 ATTEMPTS = 20
 
@@ -70,6 +75,7 @@ def publish(run_id: str, dsn: str | None = None, *, require_gate: bool = True) -
 def record_blocked(run_id: str, message: str, dsn: str | None = None) -> None:
     """Record that a run's candidate was not published and why (the gate's message)."""
     with db.transaction(dsn) as conn:
+        _set_verdict_role(conn)
         conn.execute(
             "insert into quality.publication (run_id, verdict, message) values (%s, 'blocked', %s)",
             (run_id, message),
@@ -117,6 +123,12 @@ def _can_run_as_owner(conn: psycopg.Connection) -> bool:
     ).fetchone()[0])
 
 
+def _set_verdict_role(conn: psycopg.Connection) -> None:
+    """Verdicts are written as ``gatekeeper`` (not as the marts' owner, which dbt runs as)."""
+    if conn.execute("select pg_has_role(session_user, %s, 'MEMBER')", (VERDICT_ROLE,)).fetchone()[0]:
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(VERDICT_ROLE)))
+
+
 def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int]) -> None:
     conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
     if _can_run_as_owner(conn):
@@ -132,10 +144,11 @@ def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int]) -> None
     conn.execute(sql.SQL("alter schema {} rename to {}").format(ident(CANDIDATE), ident(PUBLISHED)))
     conn.execute(sql.SQL("alter schema {} rename to {}").format(ident(SWAP), ident(CANDIDATE)))
     readers = sql.SQL(", ").join(ident(r) for r in READER_ROLES)
-    conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident(PUBLISHED), readers))
+    audiences = sql.SQL(", ").join(ident(r) for r in AUDIENCE_ROLES)
+    conn.execute(sql.SQL("grant usage on schema {} to {}, {}").format(ident(PUBLISHED), readers, audiences))
     conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident(PUBLISHED), readers))
     conn.execute(sql.SQL("revoke select on all tables in schema {} from analyst").format(ident(CANDIDATE)))
-    conn.execute(sql.SQL("revoke usage on schema {} from analyst").format(ident(CANDIDATE)))
+    conn.execute(sql.SQL("revoke usage on schema {} from analyst, {}").format(ident(CANDIDATE), audiences))
     missing = conn.execute(
         "select c.oid::regclass::text, pg_get_userbyid(c.relowner) from pg_class c"
         " join pg_namespace n on n.oid = c.relnamespace"
@@ -150,6 +163,8 @@ def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int]) -> None
             f"readers could not be granted select on {names}: the marts must be owned by role "
             f"{OWNER_ROLE} (run dbt with role {OWNER_ROLE}); nothing was published."
         )
+    conn.execute("reset role")
+    _set_verdict_role(conn)
     conn.execute(
         "insert into quality.publication (run_id, verdict, message, mart_row_counts)"
         " values (%s, 'published', %s, %s)",

@@ -56,6 +56,7 @@ def render_report(out_dir: Path | None = None, as_of: date | None = None, *, run
             "unresolved": data.unresolved_subjects(conn),
             "anomalies": data.register_anomalies(conn),
             "objections": data.pending_objections(conn),
+            "deadlines": data.cases_near_deadline(conn),
             "alerts": data.alerts(conn, as_of, run_id),
             "departments": feedback.nightly(conn, as_of, root / "feedback", target.parent),
             "scorecard_nights": feedback.SCORECARD_NIGHTS,

@@ -167,6 +167,26 @@ def pending_objections(conn: psycopg.Connection) -> Table:
     ))])
 
 
+def cases_near_deadline(conn: psycopg.Connection) -> Table:
+    """Open cases due soon or overdue, from the newest build of the steward model case_deadlines
+    (the candidate when tonight's build was blocked, else the published one)."""
+    newest: tuple[date, str] | None = None
+    for relation in ("marts.case_deadlines", "marts_candidate.case_deadlines"):
+        if _exists(conn, relation):
+            schema, name = relation.split(".")
+            as_of = conn.execute(sql.SQL("select max(deadlines_as_of) from {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(name))).fetchone()[0]
+            if as_of and (newest is None or as_of > newest[0]):
+                newest = (as_of, relation)
+    if newest is None:
+        return Table(source=None)
+    schema, name = newest[1].split(".")
+    return sample(conn, [(newest[1], sql.SQL(
+        "select case_id, case_type, record_id, stage, deadline_state, due_on, working_days_left, days_overdue,"
+        " received_on, applicant from {}.{} where deadline_state <> 'on_time'"
+        " order by due_on, case_id").format(sql.Identifier(schema), sql.Identifier(name)))])
+
+
 def alerts(conn: psycopg.Connection, as_of: date, run_id: str | None = None) -> list[dict[str, Any]]:
     """Alerts of the run and of the night's calendar day."""
     return _dicts(conn.execute(
