@@ -28,6 +28,8 @@ begin
     tg_table_schema, tg_table_name, lower(tg_op)
     using errcode = 'insufficient_privilege';
 end $$;
+-- a trigger function needs no EXECUTE grant to fire; nobody calls it directly
+revoke all on function governance.refuse_rewrite() from public;
 
 -- Art. 8: who looked up which person, when and why (disclosure.lookup_person writes it).
 create table governance.person_lookup (
