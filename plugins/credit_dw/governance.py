@@ -2,9 +2,10 @@
 
 Why here and not in dbt: these are decisions people take one record at a time, with a name and a
 basis, and they must be refused on the spot when the rules do not allow them (a repair before the
-minimum publicity period, a second pending objection). They are written to ``governance.*`` under
-role ``steward``; the next dbt build turns them into statuses (disputed, corrected, withdrawn,
-repaired). Records are looked up in the published ``marts.fct_credit_record``, or in
+minimum publicity period, a second pending objection). Each objection or repair application is a
+case (``governance.case_intake``) and each step of it a new ``governance.case_event`` row, written
+under role ``steward``, which may insert but never update or delete (docs/security.md); the next
+dbt build turns the decisions into statuses (disputed, corrected, withdrawn, repaired). Records are looked up in the published ``marts.fct_credit_record``, or in
 ``marts_candidate`` before the first publication.
 
 The purge is the one place data leaves the warehouse: raw rows (and quarantined rows) past the

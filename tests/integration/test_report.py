@@ -19,7 +19,8 @@ from credit_dw.report.data import rejection_reasons
 NIGHT = date(2026, 3, 10)
 CLEAR_ID = "110101199003071234"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SECTIONS = ("gate", "deliveries", "rejections", "unresolved", "anomalies", "objections", "alerts", "data-docs")
+SECTIONS = ("gate", "deliveries", "rejections", "unresolved", "anomalies", "objections", "deadlines", "alerts",
+            "data-docs")
 
 
 def _dom(path: Path, tmp_path: Path) -> str:
@@ -72,8 +73,8 @@ def _populate(dsn: str) -> None:
             (f"{NIGHT} 03:01+08",),
         )
         conn.execute(
-            "insert into governance.objection (record_id, opened_by, basis)"
-            " values ('rec-1', 'steward.li', '已全额缴纳罚款')"
+            "insert into governance.case_intake (case_type, record_id, received_on, applicant, basis, opened_by)"
+            " values ('objection', 'rec-1', '2026-11-20', '某某公司', '已全额缴纳罚款', 'steward.li')"
         )
         conn.execute(
             "insert into quality.alert (raised_at, dag_id, task_id, run_id, summary)"
