@@ -69,12 +69,19 @@ def _privileges(conn: psycopg.Connection, role: str, schema: str) -> tuple[str, 
     """(schema privileges, objects) of one role on one schema, in the words of the matrix."""
     on_schema = [p for p in ("USAGE", "CREATE")
                  if conn.execute("select has_schema_privilege(%s, %s, %s)", (role, schema, p)).fetchone()[0]]
+    # a privilege on some columns only is written SELECT(col, ...)
     relations = conn.execute(
-        "select c.relname, pg_get_userbyid(c.relowner) = %s,"
-        " array(select p from unnest(%s::text[]) as p where has_table_privilege(%s, c.oid, p))"
+        "select c.relname, pg_get_userbyid(c.relowner) = %(role)s,"
+        " array(select case when has_table_privilege(%(role)s, c.oid, p) then p"
+        "   else p || '(' || (select string_agg(a.attname, ', ' order by a.attnum) from pg_attribute a"
+        "     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
+        "     and has_column_privilege(%(role)s, c.oid, a.attnum, p)) || ')' end"
+        "   from unnest(%(privileges)s::text[]) as p"
+        "   where has_table_privilege(%(role)s, c.oid, p)"
+        "      or (p <> 'DELETE' and p <> 'TRUNCATE' and has_any_column_privilege(%(role)s, c.oid, p)))"
         " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'f') order by c.relname",
-        (role, list(TABLE_PRIVILEGES), role, schema),
+        " where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'v', 'm', 'f') order by c.relname",
+        {"role": role, "privileges": list(TABLE_PRIVILEGES), "schema": schema},
     ).fetchall()
     functions = conn.execute(
         "select p.proname, pg_get_userbyid(p.proowner) = %s, has_function_privilege(%s, p.oid, 'EXECUTE')"

@@ -17,7 +17,8 @@ revoke all on schema raw, restricted, quality, governance, disclosure
 -- deletes), registers clear IDs, writes manifests (updated at the end of a file) and quarantine.
 grant usage on schema raw, quality, restricted to loader;
 grant select, insert, update on all tables in schema raw to loader;
-grant insert on restricted.person_identity to loader;
+-- select on the key only: `on conflict (id_hash) do nothing` reads it; the clear numbers stay unread
+grant insert, select (id_hash) on restricted.person_identity to loader;
 grant select, insert, update on quality.batch_manifest to loader;
 grant insert on quality.rejected_rows to loader;
 
