@@ -5,8 +5,9 @@ basis, and they must be refused on the spot when the rules do not allow them (a 
 minimum publicity period, a second pending objection). Each objection or repair application is a
 case (``governance.case_intake``) and each step of it a new ``governance.case_event`` row, written
 under role ``steward``, which may insert but never update or delete (docs/security.md); the next
-dbt build turns the decisions into statuses (disputed, corrected, withdrawn, repaired). Records are looked up in the published ``marts.fct_credit_record``, or in
-``marts_candidate`` before the first publication.
+dbt build turns the decisions into statuses (disputed, corrected, withdrawn, repaired). Records
+are looked up in the published ``marts.fct_credit_record``, or in ``marts_candidate`` before the
+first publication.
 
 The purge is the one place data leaves the warehouse: raw rows (and quarantined rows) past the
 catalogue's retention period are deleted, each table's count recorded in ``governance.purge_audit``.
