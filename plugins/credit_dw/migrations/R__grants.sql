@@ -13,14 +13,16 @@ revoke all on schema raw, restricted, quality, governance, disclosure
   from loader, transformer, analyst, steward, gatekeeper, disclosure_gate,
        audience_public, audience_application, audience_authorised, audience_government;
 
--- loader: ingestion. Appends raw rows (update: the judicial snapshot closes intervals, never
--- deletes), registers clear IDs, writes manifests (updated at the end of a file) and quarantine.
+-- loader: ingestion. Appends raw rows; update and delete only for its own deliveries (the
+-- judicial snapshot closes intervals and undoes a superseded day's snapshot, the columnar engine
+-- moves in-file duplicates of its batch to quarantine); registers clear IDs; writes manifests
+-- (updated at the end of a file) and quarantine (counted back for reconciliation).
 grant usage on schema raw, quality, restricted to loader;
-grant select, insert, update on all tables in schema raw to loader;
+grant select, insert, update, delete on all tables in schema raw to loader;
 -- select on the key only: `on conflict (id_hash) do nothing` reads it; the clear numbers stay unread
 grant insert, select (id_hash) on restricted.person_identity to loader;
 grant select, insert, update on quality.batch_manifest to loader;
-grant insert on quality.rejected_rows to loader;
+grant select, insert on quality.rejected_rows to loader;
 
 -- transformer: dbt. Reads raw, the batch manifest and the stewards' decisions; owns the dbt
 -- schemas. It writes nothing outside them (the verdict is the gatekeeper's).
