@@ -34,8 +34,8 @@ pytestmark = pytest.mark.slow
 SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 ROLES = ("loader", "transformer", "gatekeeper", "analyst", "steward", "disclosure_gate",
          "audience_public", "audience_application", "audience_authorised", "audience_government")
-SCHEMAS = ("raw", "restricted", "quality", "governance", "disclosure", "extensions", "staging", "intermediate",
-           "snapshots", "marts", "marts_candidate", "public")
+SCHEMAS = ("raw", "restricted", "quality", "governance", "history", "disclosure", "extensions", "staging",
+           "intermediate", "snapshots", "marts", "marts_candidate", "public")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
 # marts_candidate holds last night's or tonight's tables depending on the night: schema level only
 OBJECTS_NOT_COMPARED = ("marts_candidate",)

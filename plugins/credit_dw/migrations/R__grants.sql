@@ -54,3 +54,8 @@ grant execute on function disclosure.lookup_person(text, text) to audience_autho
 -- disclosure_gate: owner of the lookup function; writes the lookup log.
 grant usage on schema governance to disclosure_gate;
 grant insert on governance.person_lookup to disclosure_gate;
+
+-- history (V100/V101 grant its tables and history.explain_subject): the helpers explain_subject
+-- calls, as its owner transformer, are nobody else's to call.
+revoke all on function history.mask_ids(text), history.subject_rows_as_of(text, date, timestamptz) from public;
+grant execute on function history.mask_ids(text) to transformer;
