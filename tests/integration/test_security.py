@@ -136,6 +136,17 @@ def test_every_role_has_exactly_the_privileges_documented_in_security_md(publish
     assert actual == documented, f"documented but not granted:\n{missing}\ngranted but not documented:\n{extra}"
 
 
+def test_role_memberships_are_the_documented_ones(published: str) -> None:
+    with psycopg.connect(published) as conn:
+        members = conn.execute(
+            "select m.rolname, array_agg(r.rolname::text order by r.rolname) from pg_auth_members a"
+            " join pg_roles m on m.oid = a.member join pg_roles r on r.oid = a.roleid"
+            " where m.rolname = any(%s) group by m.rolname",
+            (["pipeline", *ROLES],),
+        ).fetchall()
+    assert members == [("pipeline", ["gatekeeper", "loader", "steward", "transformer"])]
+
+
 def _visible(conn: psycopg.Connection, role: str, view: str) -> set[str]:
     conn.execute(f"set role {role}")
     try:

@@ -32,10 +32,12 @@ grant select on quality.batch_manifest to transformer;
 grant select on governance.objection, governance.credit_repair, governance.case_state to transformer;
 grant create, usage on schema staging, intermediate, snapshots, marts, marts_candidate to transformer;
 
--- gatekeeper: records the publication verdict of a run whose marts gate it has checked.
+-- gatekeeper: the quality gate. Records every validation, the alerts and the publication
+-- verdict of a run whose marts gate it has checked (select: `returning` ids, the gate check).
 grant usage on schema quality to gatekeeper;
-grant select on quality.validation_run to gatekeeper;
-grant select, insert on quality.publication to gatekeeper;
+grant select, insert on quality.validation_run, quality.alert, quality.publication to gatekeeper;
+-- the deployed pipeline login (V090) runs the gate too
+grant gatekeeper to pipeline;
 
 -- analyst: the published marts only (table-level select granted on publish).
 grant usage on schema marts to analyst;
