@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE = "credit_dw"
 DEFAULT_PG_PORT = 54329
+TIMEZONE = "Asia/Shanghai"
 
 
 def var_dir() -> Path:
@@ -28,6 +31,41 @@ def landing_root() -> Path:
 
 def reports_dir() -> Path:
     return Path(os.environ.get("CREDIT_DW_REPORTS", var_dir() / "reports"))
+
+
+def start_date() -> date:
+    """The first delivery night the ingest DAGs schedule (Asia/Shanghai calendar day).
+
+    ``CREDIT_DW_START_DATE`` when set; else the day this checkout first ran Airflow, recorded once
+    in ``var/deployed_on`` by :func:`record_deployment_date`; else today. Why not a date in the
+    feed spec: a deployment catching up from a fixed date in the past fails one run per feed
+    and night before the first real delivery, each with an alert. Read at DAG-parse time, so it
+    must be cheap and offline: an environment variable or a file, never the database.
+    """
+    configured = os.environ.get("CREDIT_DW_START_DATE")
+    if configured:
+        try:
+            return date.fromisoformat(configured.strip())
+        except ValueError:
+            raise ValueError(f"CREDIT_DW_START_DATE={configured!r} is not a date; use YYYY-MM-DD") from None
+    recorded = var_dir() / "deployed_on"
+    if recorded.exists():
+        return date.fromisoformat(recorded.read_text().strip())
+    return today()
+
+
+def record_deployment_date() -> date:
+    """Write ``var/deployed_on`` (today) unless it exists; the default of :func:`start_date`."""
+    recorded = var_dir() / "deployed_on"
+    if not recorded.exists():
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(today().isoformat() + "\n")
+    return date.fromisoformat(recorded.read_text().strip())
+
+
+def today() -> date:
+    """Today in Asia/Shanghai, the calendar every delivery date and as-of date is in."""
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 def external_dsn() -> str | None:

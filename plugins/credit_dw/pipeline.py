@@ -1,45 +1,105 @@
 """The build steps shared by the ``build_warehouse`` DAG and ``credit-dw build``.
 
-Each step is a plain function keyed by its run id and date, so the DAG tasks and the CLI run
-the very same code: validate feeds → dbt → validate candidate marts → publish → report.
-A failed gate records the blocked verdict and raises; ``marts`` stays as it was.
+Each step is a plain function of a :class:`BuildPlan` (run id, as-of date, what triggered it),
+so the DAG tasks and the CLI run the very same code: validate the pending feed batches → dbt →
+validate candidate marts → publish → report. A failed gate records the blocked verdict and
+raises; ``marts`` stays as it was.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from credit_dw import db
 
+log = logging.getLogger(__name__)
 
-def batches_for(day: date) -> list[int]:
-    """The loaded batches of one delivery date: what a night's feed validation looks at."""
-    with db.connect() as conn:
-        rows = conn.execute(
-            "select batch_id from quality.batch_manifest where status = 'loaded' and delivery_date = %s"
-            " order by batch_id",
-            (day,),
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What one build is for: stored with its verdict in ``quality.publication``.
+
+    ``as_of`` is the night publicity windows and statuses are evaluated on; ``run_type`` says
+    what started it (``scheduled``, ``asset_triggered``, ``manual``, ``backfill``, ``cli``);
+    ``triggering_events`` are the Asset events' payloads (feed, delivery date, batch ids).
+    """
+
+    run_id: str
+    as_of: date
+    run_type: str
+    triggering_events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def for_airflow_run(cls, run_id: str, as_of: date, run_type: str, events: Iterable[Any]) -> BuildPlan:
+        """From an Airflow run: ``events`` are the run's consumed Asset events."""
+        payloads = [
+            {"asset": event.asset.name, **(event.extra or {}), "source_dag_id": event.source_dag_id,
+             "source_run_id": event.source_run_id, "timestamp": event.timestamp.isoformat()}
+            for event in events
+        ]
+        return cls(run_id=run_id, as_of=as_of, run_type=run_type.removeprefix("DagRunType.").lower(),
+                   triggering_events=payloads)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildPlan:
+        return cls(run_id=data["run_id"], as_of=date.fromisoformat(data["as_of"]), run_type=data["run_type"],
+                   triggering_events=list(data.get("triggering_events") or []))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "as_of": self.as_of.isoformat()}
+
+    def log(self) -> None:
+        log.info("build %s (%s) as of %s", self.run_id, self.run_type, self.as_of)
+        for event in self.triggering_events:
+            log.info("  triggered by %s: feed %s, delivery %s, batches %s", event.get("asset"),
+                     event.get("feed"), event.get("delivery_date"), event.get("batch_ids"))
+
+
+def night_complete(dsn: str | None = None) -> bool:
+    """Whether the night's deliveries are in: worth a build started by an Asset event.
+
+    The night is the newest delivery date among the pending batches; it is complete once every
+    feed that has ever delivered has loaded a batch for that date (or later). A single late
+    delivery of an earlier night is complete on its own. The 05:00 deadline run builds anyway.
+    """
+    with db.connect(dsn) as conn:
+        missing = conn.execute(
+            "with night as (select max(delivery_date) as day from quality.pending_batch),"
+            " latest as (select feed, max(delivery_date) as day from quality.batch_manifest"
+            "            where status = 'loaded' group by feed)"
+            " select latest.feed from latest, night where latest.day < night.day order by latest.feed"
         ).fetchall()
-    return [r[0] for r in rows]
+        pending = conn.execute("select count(*) from quality.pending_batch").fetchone()[0]
+    if missing:
+        log.info("the night is not complete yet: no delivery from %s", ", ".join(f for (f,) in missing))
+    return pending > 0 and not missing
 
 
-def _gate(result, run_id: str, stage: str) -> dict:
+def _gate(result, plan: BuildPlan, stage: str) -> dict:
     from credit_dw.quality import gate, publish
 
     try:
         gate.assert_passed(result)
     except gate.QualityGateError as exc:
-        publish.record_blocked(run_id, f"{stage}: {exc}")
+        publish.record_blocked(plan.run_id, f"{stage}: {exc}", plan=plan)
         raise
     return {"stage": stage, "success": True}
 
 
-def validate_feeds_step(run_id: str, day: date | None = None) -> dict:
-    from credit_dw.quality import gate
+def validate_feeds_step(plan: BuildPlan) -> dict:
+    """Gate every pending batch (``quality.pending_batch``), whatever started the build."""
+    from credit_dw.quality import gate, night
 
-    batch_ids = batches_for(day) if day else None
-    return _gate(gate.validate_feeds(run_id, batch_ids=batch_ids, as_of=day), run_id, "feeds")
+    with db.connect() as conn:
+        pending = night.pending_batches(conn)
+    log.info("gating %d pending batch(es): %s", len(pending), pending)
+    result = gate.validate_feeds(plan.run_id, batch_ids=pending, as_of=plan.as_of)
+    return {**_gate(result, plan, "feeds"), "batch_ids": pending}
 
 
 def _as_of_vars(as_of: date) -> str:
@@ -54,16 +114,16 @@ def dbt_build_step(as_of: date) -> None:
     run_dbt(["build", "--vars", _as_of_vars(as_of)])
 
 
-def validate_marts_step(run_id: str) -> dict:
+def validate_marts_step(plan: BuildPlan) -> dict:
     from credit_dw.quality import gate
 
-    return _gate(gate.validate_candidate_marts(run_id), run_id, "marts")
+    return _gate(gate.validate_candidate_marts(plan.run_id), plan, "marts")
 
 
-def publish_step(run_id: str) -> dict:
+def publish_step(plan: BuildPlan) -> dict:
     from credit_dw.quality import publish
 
-    publish.publish(run_id)
+    publish.publish(plan.run_id, plan=plan)
     return {"published": True}
 
 
@@ -81,7 +141,7 @@ def docs_step(as_of: date) -> Path:
     return target
 
 
-def report_step(ds: str | date, run_id: str) -> Path:
+def report_step(plan: BuildPlan) -> Path:
     """Render the nightly report; first make sure the run has a verdict.
 
     A run that failed before the gate (e.g. a dbt test on a duplicated key) never reached
@@ -92,27 +152,26 @@ def report_step(ds: str | date, run_id: str) -> Path:
 
     with db.connect() as conn:
         has_verdict = conn.execute(
-            "select 1 from quality.publication where run_id = %s", (run_id,)
+            "select 1 from quality.publication where run_id = %s", (plan.run_id,)
         ).fetchone()
     if not has_verdict:
         publish.record_blocked(
-            run_id, "the build did not complete (dbt or a gate failed); see the run's failed tasks"
+            plan.run_id, "the build did not complete (dbt or a gate failed); see the run's failed tasks", plan=plan
         )
-    as_of = date.fromisoformat(ds) if isinstance(ds, str) else ds
-    return render_report(as_of=as_of, run_id=run_id)
+    return render_report(as_of=plan.as_of, run_id=plan.run_id)
 
 
-def build(as_of: date, run_id: str) -> Path:
+def build(plan: BuildPlan) -> Path:
     """Everything ``build_warehouse`` does, in-process; returns the report path.
 
     The report is rendered even when a gate blocks publication (then the error is re-raised).
     """
     try:
-        validate_feeds_step(run_id, as_of)
-        dbt_build_step(as_of)
-        validate_marts_step(run_id)
-        publish_step(run_id)
-        docs_step(as_of)
+        validate_feeds_step(plan)
+        dbt_build_step(plan.as_of)
+        validate_marts_step(plan)
+        publish_step(plan)
+        docs_step(plan.as_of)
     finally:
-        report = report_step(as_of, run_id)
+        report = report_step(plan)
     return report

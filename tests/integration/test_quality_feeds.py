@@ -73,6 +73,7 @@ def test_clean_night_passes_and_is_stored(fresh_dsn: str) -> None:
     assert rows == [
         ("delivery_registration", "quality.batch_manifest[raw.registration]", batch, True, "20.0"),
         ("raw_registration", "raw.registration", batch, True, None),
+        ("rejects_registration", "quality.batch_manifest[raw.registration]", batch, True, None),
     ]
 
 
@@ -112,3 +113,65 @@ def test_late_delivery_is_a_warning_not_a_block(fresh_dsn: str) -> None:
 
 def test_no_batches_validates_nothing(fresh_dsn: str) -> None:
     assert gate.validate_feeds("feeds-empty", None).outcomes == ()
+
+
+def _reject(conn: psycopg.Connection, batch_id: int, rejected: int, code: str = "USCC_CHECK_FAILED") -> None:
+    """Record ``rejected`` quarantined rows for a batch (rows_read grows by as many)."""
+    conn.execute("update quality.batch_manifest set rows_read = rows_read + %s, rows_rejected = %s"
+                 " where batch_id = %s", (rejected, rejected, batch_id))
+    for i in range(rejected):
+        conn.execute("insert into quality.rejected_rows (batch_id, feed, source_file, source_row, reason_codes,"
+                     " message, raw_record) values (%s, 'registration', 'f.csv', %s, %s, 'bad', 'x')",
+                     (batch_id, i + 2, [code]))
+
+
+def test_forty_percent_rejected_blocks_and_names_the_file_and_reasons(fresh_dsn: str) -> None:
+    batch = night_with_history(fresh_dsn, 60)
+    with psycopg.connect(fresh_dsn) as conn:
+        _reject(conn, batch, 40)                          # 40 of 100 rows quarantined
+    result = gate.validate_feeds("feeds-rejects", [batch], as_of=NIGHT)
+    assert not result.passed
+    assert {("rejects_registration", "expect_column_values_to_be_between", "file_rejected_share"),
+            ("rejects_registration", "expect_column_values_to_be_between", "night_rejected_share")} == _failures(result)
+    headline = result.describe().splitlines()[0]
+    assert f"registration/{NIGHT}/registration_{NIGHT:%Y%m%d}.csv: 40 of 100 rows rejected (40%, limit 5%)" in headline
+    assert "top reasons USCC_CHECK_FAILED 40" in headline
+
+
+def test_rejections_within_bounds_pass_and_small_files_are_judged_by_the_night(fresh_dsn: str) -> None:
+    batch = night_with_history(fresh_dsn, 20)
+    with psycopg.connect(fresh_dsn) as conn:
+        _reject(conn, batch, 1)                           # 1 of 21: 4.8 %, a small file, night within 5 %
+    assert gate.validate_feeds("feeds-few-rejects", [batch], as_of=NIGHT).passed
+
+
+def test_pending_batches_are_those_no_build_with_a_verdict_passed(fresh_dsn: str) -> None:
+    from credit_dw.quality import night, publish
+
+    batch = night_with_history(fresh_dsn, 20)
+    with psycopg.connect(fresh_dsn) as conn:
+        everything = night.pending_batches(conn)
+    assert batch in everything and len(everything) == 8   # seven nights of history and tonight
+    gate.validate_feeds("build-1", [batch], as_of=NIGHT)
+    with psycopg.connect(fresh_dsn) as conn:
+        assert batch in night.pending_batches(conn), "a build without a verdict (killed) gated nothing"
+    publish.record_blocked("build-1", "marts: a later stage failed")
+    with psycopg.connect(fresh_dsn) as conn:
+        assert batch not in night.pending_batches(conn), "its feed suites passed in a build with a verdict"
+        (gated,) = conn.execute("select gated_batch_ids from quality.publication where run_id = 'build-1'").fetchone()
+    assert gated == [batch]
+
+
+def test_a_batch_whose_gate_failed_stays_pending_until_a_steward_accepts_it(fresh_dsn: str) -> None:
+    from credit_dw.quality import night, publish
+
+    batch = night_with_history(fresh_dsn, 60)
+    with psycopg.connect(fresh_dsn) as conn:
+        _reject(conn, batch, 40)
+    assert not gate.validate_feeds("build-2", [batch], as_of=NIGHT).passed
+    publish.record_blocked("build-2", "feeds: rejects")
+    with psycopg.connect(fresh_dsn) as conn:
+        assert batch in night.pending_batches(conn)
+        conn.execute("insert into quality.batch_acceptance (batch_id, accepted_by, reason)"
+                     " values (%s, 'steward-a', 'department confirmed the rest is complete')", (batch,))
+        assert batch not in night.pending_batches(conn)

@@ -174,7 +174,7 @@ def test_judicial_card_num():
 
 def test_every_spec_parses_and_has_the_dag_keys():
     for spec in all_specs():
-        assert spec.schedule and spec.start_date and spec.raw_tables and spec.done_timeout_hours > 0
+        assert spec.schedule and spec.raw_tables and spec.done_timeout_hours > 0
         for kind in spec.files:
             assert kind.count_bounds.min_ratio_to_median == 0.5
             assert kind.count_bounds.max_ratio_to_median == 3.0

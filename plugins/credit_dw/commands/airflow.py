@@ -31,11 +31,12 @@ def airflow_executable() -> str:
 
 def prepare_airflow() -> dict[str, str]:
     """Warehouse up, PII key, dbt manifest, metadata db migrated (idempotent); returns the env."""
-    from credit_dw.config import ensure_local_pii_key
+    from credit_dw.config import ensure_local_pii_key, record_deployment_date
     from credit_dw.orchestration.dbt_group import ensure_manifest
 
     db.ensure_server()
     ensure_local_pii_key()
+    record_deployment_date()  # the first night the ingest DAGs schedule, unless CREDIT_DW_START_DATE says
     ensure_manifest()
     env = airflow_environment()
     if db.ensure_database(metadata_dsn()) or not _migrated(env):

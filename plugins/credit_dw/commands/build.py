@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from datetime import date, datetime
 
-from credit_dw.orchestration.defaults import TIMEZONE
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="validate feeds, dbt build, gate and publish the marts, report")
     p.add_argument("--date", type=date.fromisoformat, default=None,
-                   help="as-of date of publicity windows and feed batches (default: today, Asia/Shanghai)")
+                   help="as-of date of publicity windows and statuses (default: today, Asia/Shanghai);"
+                        " the build gates every pending batch whatever the date")
     p.set_defaults(handler=_build)
 
     d = sub.add_parser("dbt", help="run a dbt command on the project with the warehouse profile")
@@ -20,14 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    import pendulum
-
     from credit_dw import pipeline
+    from credit_dw.config import today
 
-    as_of = args.date or pendulum.now(TIMEZONE).date()
-    run_id = f"cli__{datetime.now().strftime('%Y%m%dT%H%M%S')}"
-    report = pipeline.build(as_of, run_id)
-    print(f"published marts as of {as_of} (run {run_id}); report: {report}")
+    plan = pipeline.BuildPlan(run_id=f"cli__{datetime.now().strftime('%Y%m%dT%H%M%S')}",
+                              as_of=args.date or today(), run_type="cli")
+    report = pipeline.build(plan)
+    print(f"published marts as of {plan.as_of} (run {plan.run_id}); report: {report}")
     return 0
 
 

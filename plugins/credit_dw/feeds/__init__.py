@@ -6,7 +6,8 @@ package validates and loads with it, the DAG factory schedules from it, the qual
 their count bounds from it. Adding a feed means adding a YAML file, not copying a parser.
 
 Top-level keys the DAG factory relies on: ``feed``, ``description``, ``schedule``,
-``start_date``, ``raw_tables``, ``done_timeout_hours``. The rest is documented in
+``raw_tables``, ``done_timeout_hours``. When a deployment starts scheduling is configuration, not
+part of a feed (``CREDIT_DW_START_DATE``, see ``credit_dw.config.start_date``). The rest is documented in
 ``docs/feeds.md``. The loader is strict: an unknown key is an error, so a typo in a spec fails
 loudly in tests instead of silently dropping a validator.
 """
@@ -115,6 +116,22 @@ class CountBounds:
 
 
 @dataclass(frozen=True)
+class RejectionBounds:
+    """The largest share of a delivery's rows that may be quarantined before the build blocks.
+
+    A file with 40 % of its rows rejected is a broken delivery even though every row that did
+    load is valid: publishing the rest would silently drop the department's records. Checked by
+    the build's feed gate per file and per night (all of tonight's files of one raw table);
+    files smaller than ``min_rows`` are judged only as part of the night, where a couple of
+    planted defects in a 20-row file would otherwise read as a 10 % failure.
+    """
+
+    max_share_per_file: float = 0.05
+    max_share_per_night: float = 0.05
+    min_rows: int = 50
+
+
+@dataclass(frozen=True)
 class FileKind:
     """One kind of file in a delivery: how to find it, read it and where it goes."""
 
@@ -142,13 +159,13 @@ class FeedSpec:
     feed: str
     description: str
     schedule: str
-    start_date: str
     raw_tables: tuple[str, ...]
     done_timeout_hours: float
     files: tuple[FileKind, ...]
     count_bounds: CountBounds
     lookups: dict[str, dict[str, str]]
     path: Path
+    rejection_bounds: RejectionBounds = RejectionBounds()
 
     def kind_for(self, filename: str) -> FileKind | None:
         return next((k for k in self.files if k.matches(filename)), None)
@@ -186,8 +203,8 @@ def load_lookup(filename: str, key: str, value: str) -> dict[str, str]:
 
 # --- parsing -------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"feed", "description", "schedule", "start_date", "raw_tables", "done_timeout_hours",
-             "format", "encoding", "count_bounds", "lookups", "files"}
+_TOP_KEYS = {"feed", "description", "schedule", "raw_tables", "done_timeout_hours",
+             "format", "encoding", "count_bounds", "rejection_bounds", "lookups", "files"}
 _KIND_KEYS = {"kind", "pattern", "raw_table", "format", "encoding", "field_sets", "natural_key",
               "change_semantics", "count_bounds", "derived", "sheet"}
 _SET_KEYS = {"name", "fields", "ignored", "constants"}
@@ -205,6 +222,9 @@ def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
 
 def _parse(path: Path, data: dict) -> FeedSpec:
     where = path.name
+    if "start_date" in data:
+        raise SpecError(f"{where}: start_date is no longer part of a feed spec; the first night a "
+                        "deployment schedules comes from CREDIT_DW_START_DATE. Remove the key.")
     _check_keys(where, data, _TOP_KEYS)
     lookups = {
         name: load_lookup(conf["file"], conf["key"], conf["value"])
@@ -223,14 +243,23 @@ def _parse(path: Path, data: dict) -> FeedSpec:
         feed=data["feed"],
         description=" ".join(str(data["description"]).split()),
         schedule=str(data["schedule"]),
-        start_date=str(data["start_date"]),
         raw_tables=raw_tables,
         done_timeout_hours=float(data["done_timeout_hours"]),
         files=files,
         count_bounds=bounds,
         lookups=lookups,
         path=path,
+        rejection_bounds=_rejection_bounds(where, data.get("rejection_bounds") or {}),
     )
+
+
+def _rejection_bounds(where: str, data: dict) -> RejectionBounds:
+    _check_keys(f"{where} rejection_bounds", data, set(RejectionBounds.__dataclass_fields__))
+    bounds = RejectionBounds(**data)
+    for name in ("max_share_per_file", "max_share_per_night"):
+        if not 0 <= getattr(bounds, name) <= 1:
+            raise SpecError(f"{where}: rejection_bounds.{name} must be a share between 0 and 1")
+    return bounds
 
 
 def _bounds(data: dict, base: CountBounds | None = None) -> CountBounds:

@@ -266,6 +266,7 @@ def _load_rows(conn: psycopg.Connection, spec: FeedSpec, kind: FileKind, source,
     _quarantine(conn, batch_id, spec.feed, rel)
     _register_persons(conn, batch_id)
     if kind.change_semantics == "daily_snapshot":
+        snapshot.guard_size(conn, spec.feed, batch_id, kind.count_bounds, rel)
         value_columns = [c for c in columns if c not in _INTERVAL_COLUMNS]
         changes = snapshot.apply_snapshot(conn, kind.raw_table, kind.natural_key, value_columns, day)
         notes.append("snapshot: " + ", ".join(f"{v} {k}" for k, v in changes.items()))

@@ -43,6 +43,7 @@ SYMLINK = "SYMLINK"                    # a symbolic link in the delivery: never 
 SUB_FOLDER = "SUB_FOLDER"              # a folder inside the delivery: its files are not loaded
 FILE_CHANGED = "FILE_CHANGED"          # the file changed while (or after) it was read
 DATABASE_ERROR = "DATABASE_ERROR"      # the warehouse failed mid-load (connection lost, ...)
+SNAPSHOT_TOO_SMALL = "SNAPSHOT_TOO_SMALL"
 
 # File level, warning only: reported in the manifest message, the file still loads.
 FIELD_DRIFT = "FIELD_DRIFT"

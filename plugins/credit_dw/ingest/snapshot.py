@@ -23,11 +23,14 @@ listing is what it was before the wrong snapshot.
 
 from __future__ import annotations
 
+import math
+import statistics
 from datetime import date
 
 import psycopg
 from psycopg import sql
 
+from credit_dw.feeds import CountBounds
 from credit_dw.ingest import reasons
 from credit_dw.ingest.reasons import FileFailure
 
@@ -43,6 +46,34 @@ def guard_order(conn: psycopg.Connection, table: str, day: date, file_label: str
             reasons.SNAPSHOT_OUT_OF_ORDER,
             f"{file_label} is the snapshot of {day} but {table} already holds the snapshot of {latest}; "
             "snapshots must be applied in date order (rebuild the intervals from the earliest day)",
+        )
+
+
+def guard_size(conn: psycopg.Connection, feed: str, batch_id: int, bounds: CountBounds, file_label: str) -> None:
+    """Refuse a snapshot far smaller than the trailing ones before it can close any listing.
+
+    A truncated export (a court's job stopped half-way) looks like thousands of removals; once
+    applied, the closed intervals would reach the marts. So the accepted entries in ``_stage``
+    must reach ``min_ratio_to_median`` of the median of the previous ``trailing_deliveries``
+    loaded snapshots (once ``min_history`` of them exist). The build's delivery suite checks the
+    same bounds again, but by then the merge would already have happened.
+    """
+    history = [n for (n,) in conn.execute(
+        "select rows_loaded from quality.batch_manifest where feed = %s and status = 'loaded'"
+        " and batch_id <> %s order by delivery_date desc, batch_id desc limit %s",
+        (feed, batch_id, bounds.trailing_deliveries),
+    )]
+    if len(history) < bounds.min_history:
+        return
+    accepted = conn.execute("select count(*) from _stage where _reasons is null").fetchone()[0]
+    median = statistics.median(history)
+    floor = math.ceil(median * bounds.min_ratio_to_median)
+    if accepted < floor:
+        raise FileFailure(
+            reasons.SNAPSHOT_TOO_SMALL,
+            f"{file_label} holds {accepted} valid entries, below {floor} ({bounds.min_ratio_to_median:.0%} of the "
+            f"median {median:g} of the last {len(history)} snapshots); applying it would close the listings it "
+            "lacks, so nothing was applied. Ask the court for the complete snapshot and deliver it again",
         )
 
 

@@ -33,12 +33,17 @@ TIMEOUT_SECONDS = 10
 
 def raise_alert(summary: str, detail: dict[str, Any] | None = None, *, dag_id: str | None = None,
                 task_id: str | None = None, run_id: str | None = None, severity: str = "error",
-                dsn: str | None = None) -> int:
+                dedupe_key: str | None = None, dsn: str | None = None) -> int | None:
     """Deliver an alert to the configured channels and store it; returns ``alert_id``.
 
+    With ``dedupe_key``, an alert whose key was already raised is neither delivered nor stored
+    again (returns None): a batch that blocks three builds in one night alerts once.
     Delivery failures are recorded in ``detail.delivery_errors``, not raised; a database error
     is raised (the CLI should say so).
     """
+    if dedupe_key is not None and _already_raised(dedupe_key, dsn):
+        log.info("alert %s already raised; not repeated: %s", dedupe_key, summary.splitlines()[0])
+        return None
     summary = mask_values(summary)
     detail = mask_values(dict(detail or {}))
     payload = {"summary": summary, "severity": severity, "dag_id": dag_id, "task_id": task_id,
@@ -57,11 +62,35 @@ def raise_alert(summary: str, detail: dict[str, Any] | None = None, *, dag_id: s
         detail["delivery_errors"] = errors
     with db.transaction(dsn) as conn:
         (alert_id,) = conn.execute(
-            "insert into quality.alert (dag_id, task_id, run_id, severity, summary, detail, delivered_to)"
-            " values (%s, %s, %s, %s, %s, %s, %s) returning alert_id",
-            (dag_id, task_id, run_id, severity, summary, Jsonb(detail), "; ".join(delivered) or None),
+            "insert into quality.alert (dag_id, task_id, run_id, severity, summary, detail, delivered_to, dedupe_key)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s) returning alert_id",
+            (dag_id, task_id, run_id, severity, summary, Jsonb(detail), "; ".join(delivered) or None, dedupe_key),
         ).fetchone()
     return alert_id
+
+
+def _already_raised(dedupe_key: str, dsn: str | None) -> bool:
+    with db.connect(dsn) as conn:
+        return conn.execute("select 1 from quality.alert where dedupe_key = %s", (dedupe_key,)).fetchone() is not None
+
+
+def gate_dedupe_key(exception: BaseException | None) -> str | None:
+    """The cause of a blocked build, if ``exception`` is one: stage plus the failing batches.
+
+    A feed gate blocked by the same batches is the same problem however often a build meets
+    it; a marts gate failure is keyed by its run (each night's marts are new).
+    """
+    from credit_dw.quality.gate import QualityGateError
+
+    while exception is not None and not isinstance(exception, QualityGateError):
+        exception = exception.__cause__
+    if exception is None:
+        return None
+    result = exception.result
+    if result.stage != "feeds":
+        return f"gate:{result.stage}:{result.run_id}"
+    batches = sorted({b for o in result.outcomes if not o.success for b in o.statistics.get("batch_ids", [])})
+    return "gate:feeds:" + ",".join(map(str, batches))
 
 
 def on_failure_callback(context: dict[str, Any]) -> None:
@@ -79,10 +108,11 @@ def on_failure_callback(context: dict[str, Any]) -> None:
             "exception": text,
             "try_number": getattr(ti, "try_number", None),
             "logical_date": str(context.get("logical_date")) if context.get("logical_date") else None,
+            "run_after": str(getattr(context.get("dag_run"), "run_after", "")) or None,
             "log_url": getattr(ti, "log_url", None),
         }
         raise_alert(f"{dag_id}.{task_id} failed: {first_line}", detail,
-                    dag_id=dag_id, task_id=task_id, run_id=run_id)
+                    dag_id=dag_id, task_id=task_id, run_id=run_id, dedupe_key=gate_dedupe_key(exception))
     except Exception:  # never mask the task's failure with ours
         log.exception("could not raise the failure alert")
 

@@ -52,7 +52,13 @@ class GateResult:
     def describe(self) -> str:
         if self.passed:
             return f"{self.stage} gate passed for run {self.run_id}: {len(self.outcomes)} validations"
-        lines = [f"{self.stage} gate failed for run {self.run_id}:"]
+        breaches = [b for o in self.outcomes if not o.success for b in o.statistics.get("breaches", [])]
+        # The first line is what an alert's summary shows: make it name the problem.
+        headline = ""
+        if breaches:
+            headline = f"; {breaches[0]}" + (f" (+{len(breaches) - 1} more)" if len(breaches) > 1 else "")
+        lines = [f"{self.stage} gate failed for run {self.run_id}{headline}:"]
+        lines += [f"  - {b}" for b in breaches]
         for outcome, failure in self.failures():
             column = failure.get("column")
             where = f"{outcome.target}.{column}" if column else outcome.target
@@ -91,11 +97,13 @@ class _Plan:
 
 def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: date | None = None,
                    dsn: str | None = None) -> GateResult:
-    """Validate the night's raw batches (``None``: each feed's latest delivery) and store results.
+    """Validate raw batches (``None``: each feed's latest delivery) and store the results.
 
+    The build passes the *pending* batches (:func:`credit_dw.quality.night.pending_batches`).
     Per raw table the rows of those batches (schema, required fields, identifier shape and
-    validity ratio, value sets); per feed the deliveries (row counts against the trailing
-    median, freshness as a warning). ``as_of`` is the logical date (default: today, Shanghai).
+    validity ratio, value sets); the share of rows quarantined at ingestion per file and per
+    night; per feed the deliveries (row counts against the trailing median, freshness as a
+    warning). ``as_of`` is the night the build is for (default: today, Shanghai).
     """
     as_of = as_of or today()
     plans: list[_Plan] = []
@@ -123,6 +131,21 @@ def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: da
                     statistics={**statistics, "as_of": as_of.isoformat(), "trailing_median": bounds.median,
                                 "trailing_deliveries": bounds.history, "min_rows": bounds.min_rows,
                                 "max_rows": bounds.max_rows},
+                    batch_id=ids[0] if len(ids) == 1 else None,
+                ))
+                rejection = night.rejection_bounds(feed)
+                params[f"{table}_max_file_share"] = rejection.max_share_per_file
+                params[f"{table}_max_night_share"] = rejection.max_share_per_night
+                plans.append(_Plan(
+                    suite=lambda table=table: suites.rejection_suite(table),
+                    suite_name=f"rejects_{table}",
+                    asset=f"rejects_{table}_night",
+                    target=f"quality.batch_manifest[raw.{table}]",
+                    query=night.rejection_query(ids, rejection),
+                    statistics={**statistics, "max_share_per_file": rejection.max_share_per_file,
+                                "max_share_per_night": rejection.max_share_per_night,
+                                "min_rows_per_file": rejection.min_rows,
+                                "breaches": night.rejection_breaches(conn, ids, rejection)},
                     batch_id=ids[0] if len(ids) == 1 else None,
                 ))
                 rules = suites.RAW_TABLES.get(table)
@@ -223,5 +246,5 @@ def _run(run_id: str, stage: str, plans: list[_Plan], params: dict[str, Any],
 
 def _store(run_id: str, stage: str, outcomes: list[ValidationOutcome], dsn: str | None) -> GateResult:
     with db.transaction(dsn) as conn:
-        stored = tuple(results.store(conn, run_id, o) for o in outcomes)
+        stored = tuple(results.store(conn, run_id, o, stage) for o in outcomes)
     return GateResult(run_id=run_id, stage=stage, outcomes=stored)

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from credit_dw.feeds import SPEC_DIR, CountBounds, FeedSpec, load_spec
+from credit_dw.feeds import SPEC_DIR, CountBounds, FeedSpec, RejectionBounds, load_spec
 from credit_dw.quality.suites import DEFAULT_FEED_TABLES, DEFAULT_MAX_DELIVERY_AGE_DAYS
 
 
@@ -56,6 +56,70 @@ def table_of(feed: str, source_file: str) -> str | None:
             return kind.raw_table.removeprefix("raw.")
     tables = feed_tables(feed)
     return tables[0] if len(tables) == 1 else None
+
+
+def rejection_bounds(feed: str) -> RejectionBounds:
+    """The feed's rejected-row bounds (the defaults for a feed without a spec)."""
+    spec = _spec(feed)
+    return RejectionBounds() if spec is None else spec.rejection_bounds
+
+
+def pending_batches(conn: psycopg.Connection) -> list[int]:
+    """Loaded batches no build has gated yet: what every build validates, however it was started.
+
+    A batch stops being pending once every feed validation covering it passed in a build that
+    reached a verdict, or a steward accepted it (view ``quality.pending_batch``). So a late
+    delivery is gated by the next build, and a batch whose gate failed blocks each build until
+    it is replaced and accepted: nothing ungated is ever published silently.
+    """
+    return [r[0] for r in conn.execute("select batch_id from quality.pending_batch order by batch_id")]
+
+
+_REJECTION_COLUMNS = (
+    "select batch_id, source_file, delivery_date, rows_read, rows_rejected,"
+    " case when rows_read >= {min_rows} then round(rows_rejected::numeric / rows_read, 4) end"
+    "   as file_rejected_share,"
+    " round(sum(rows_rejected) over night::numeric / nullif(sum(rows_read) over night, 0), 4) as night_rejected_share"
+    " from quality.batch_manifest where batch_id in ({ids})"
+    " window night as (partition by delivery_date)"
+)
+
+
+def rejection_query(batch_ids: list[int], bounds: RejectionBounds) -> str:
+    """SQL of the ``rejects_<table>`` asset: one row per file with its and its night's share."""
+    return _REJECTION_COLUMNS.format(min_rows=int(bounds.min_rows), ids=", ".join(str(int(b)) for b in batch_ids))
+
+
+def rejection_breaches(conn: psycopg.Connection, batch_ids: list[int], bounds: RejectionBounds) -> list[str]:
+    """One line per file or night over its bound, with the top reasons: what the alert says.
+
+    The GX suite gives the verdict; these lines give the steward the file and why, so the
+    message can be acted on without opening the results (personal IDs never appear: only
+    reason codes, counts and file names).
+    """
+    rows = conn.execute(_REJECTION_COLUMNS.format(min_rows=int(bounds.min_rows),
+                                                  ids=", ".join(str(int(b)) for b in batch_ids))).fetchall()
+    lines: list[str] = []
+    nights: dict[Any, tuple[float, list[int]]] = {}
+    for batch_id, source_file, day, read, rejected, file_share, night_share in rows:
+        if file_share is not None and file_share > bounds.max_share_per_file:
+            lines.append(f"{source_file}: {rejected} of {read} rows rejected ({file_share:.0%}, limit "
+                         f"{bounds.max_share_per_file:.0%}); top reasons {_top_reasons(conn, [batch_id])}")
+        if night_share is not None and night_share > bounds.max_share_per_night:
+            nights.setdefault(day, (float(night_share), []))[1].append(batch_id)
+    for day, (share, ids) in sorted(nights.items()):
+        lines.append(f"delivery of {day}: {share:.0%} of its rows rejected (limit {bounds.max_share_per_night:.0%})"
+                     f" over {len(ids)} file(s); top reasons {_top_reasons(conn, ids)}")
+    return lines
+
+
+def _top_reasons(conn: psycopg.Connection, batch_ids: list[int], limit: int = 3) -> str:
+    rows = conn.execute(
+        "select code, count(*) from quality.rejected_rows r cross join lateral unnest(r.reason_codes) as code"
+        " where r.batch_id = any(%s) group by code order by count(*) desc, code limit %s",
+        (batch_ids, limit),
+    ).fetchall()
+    return ", ".join(f"{code} {n}" for code, n in rows) or "none recorded"
 
 
 def max_delivery_age_days(feed: str) -> int:

@@ -15,12 +15,16 @@ reader, is the one that gives up) and is retried; readers get no error.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from credit_dw import changes, db, history
+
+if TYPE_CHECKING:
+    from credit_dw.pipeline import BuildPlan
 
 PUBLISHED = "marts"
 CANDIDATE = "marts_candidate"
@@ -46,11 +50,13 @@ class PublishError(Exception):
     """The candidate could not be published; nothing changed. The message says what to do."""
 
 
-def publish(run_id: str, dsn: str | None = None, *, require_gate: bool = True) -> None:
+def publish(run_id: str, dsn: str | None = None, *, require_gate: bool = True,
+            plan: BuildPlan | None = None) -> None:
     """Swap the candidate into ``marts``, grant readers, record ``quality.publication``.
 
     With ``require_gate`` (the default) it refuses unless the marts gate ran for ``run_id`` and
     every one of its validations succeeded: publishing unvalidated data is never an accident.
+    ``plan`` (as-of date, what triggered the build) is stored with the verdict.
     """
     with db.connect(dsn) as conn:
         if require_gate:
@@ -60,7 +66,7 @@ def publish(run_id: str, dsn: str | None = None, *, require_gate: bool = True) -
     for attempt in range(ATTEMPTS):
         try:
             with db.connect(dsn) as conn, conn.transaction():
-                _swap(conn, run_id, counts)
+                _swap(conn, run_id, counts, plan)
         except psycopg.errors.LockNotAvailable:
             time.sleep(min(0.05 * 2**attempt, 2.0))  # a reader holds a mart: let it finish
         else:
@@ -72,14 +78,31 @@ def publish(run_id: str, dsn: str | None = None, *, require_gate: bool = True) -
     )
 
 
-def record_blocked(run_id: str, message: str, dsn: str | None = None) -> None:
+def record_blocked(run_id: str, message: str, dsn: str | None = None, *, plan: BuildPlan | None = None) -> None:
     """Record that a run's candidate was not published and why (the gate's message)."""
     with db.transaction(dsn) as conn:
         _set_verdict_role(conn)
-        conn.execute(
-            "insert into quality.publication (run_id, verdict, message) values (%s, 'blocked', %s)",
-            (run_id, message),
-        )
+        _record_verdict(conn, run_id, "blocked", message, {}, plan)
+
+
+# The batches a verdict covers are those the run's feed suites validated: stored explicitly so
+# "which build gated this delivery" is one lookup.
+_INSERT_VERDICT = (
+    "insert into quality.publication (run_id, verdict, message, mart_row_counts, as_of, run_type,"
+    " triggering_events, gated_batch_ids)"
+    " select %(run_id)s, %(verdict)s, %(message)s, %(counts)s, %(as_of)s, %(run_type)s, %(events)s,"
+    "  coalesce((select array_agg(distinct b order by b) from quality.validation_run v,"
+    "            unnest(v.batch_ids) as b where v.run_id = %(run_id)s and v.stage = 'feeds'), '{}')"
+)
+
+
+def _record_verdict(conn: psycopg.Connection, run_id: str, verdict: str, message: str,
+                    counts: dict[str, int], plan: BuildPlan | None) -> None:
+    conn.execute(_INSERT_VERDICT, {
+        "run_id": run_id, "verdict": verdict, "message": message, "counts": Jsonb(counts),
+        "as_of": plan.as_of if plan else None, "run_type": plan.run_type if plan else None,
+        "events": Jsonb(plan.triggering_events if plan else []),
+    })
 
 
 def _check_gate(conn: psycopg.Connection, run_id: str) -> None:
@@ -129,7 +152,7 @@ def _set_verdict_role(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(VERDICT_ROLE)))
 
 
-def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int]) -> None:
+def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int], plan: BuildPlan | None) -> None:
     conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
     if _can_run_as_owner(conn):
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
@@ -165,8 +188,4 @@ def _swap(conn: psycopg.Connection, run_id: str, counts: dict[str, int]) -> None
         )
     conn.execute("reset role")
     _set_verdict_role(conn)
-    conn.execute(
-        "insert into quality.publication (run_id, verdict, message, mart_row_counts)"
-        " values (%s, 'published', %s, %s)",
-        (run_id, f"{CANDIDATE} swapped into {PUBLISHED}", Jsonb(counts)),
-    )
+    _record_verdict(conn, run_id, "published", f"{CANDIDATE} swapped into {PUBLISHED}", counts, plan)

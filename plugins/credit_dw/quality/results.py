@@ -130,13 +130,19 @@ def missing_target(suite: str, target: str, reason: str) -> ValidationOutcome:
     )
 
 
-def store(conn: psycopg.Connection, run_id: str, outcome: ValidationOutcome) -> ValidationOutcome:
-    """Insert one ``quality.validation_run`` row; returns the outcome with its id."""
+def store(conn: psycopg.Connection, run_id: str, outcome: ValidationOutcome,
+          stage: str = "feeds") -> ValidationOutcome:
+    """Insert one ``quality.validation_run`` row; returns the outcome with its id.
+
+    ``batch_ids`` (every batch the validation covered, from its statistics) is what makes a
+    batch *gated* once the build reaches a verdict (view ``quality.gated_batch``).
+    """
+    batch_ids = outcome.statistics.get("batch_ids") or ([outcome.batch_id] if outcome.batch_id else None)
     (validation_id,) = conn.execute(
-        "insert into quality.validation_run (suite, target, run_id, batch_id, success, evaluated,"
-        " successful, statistics, failed_expectations) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " returning validation_id",
-        (outcome.suite, outcome.target, run_id, outcome.batch_id, outcome.success, outcome.evaluated,
-         outcome.successful, Jsonb(outcome.statistics), Jsonb(outcome.failed_expectations)),
+        "insert into quality.validation_run (suite, target, run_id, stage, batch_id, batch_ids, success,"
+        " evaluated, successful, statistics, failed_expectations)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning validation_id",
+        (outcome.suite, outcome.target, run_id, stage, outcome.batch_id, batch_ids, outcome.success,
+         outcome.evaluated, outcome.successful, Jsonb(outcome.statistics), Jsonb(outcome.failed_expectations)),
     ).fetchone()
     return ValidationOutcome(**{**outcome.__dict__, "validation_id": validation_id})

@@ -244,6 +244,39 @@ def delivery_suite(table: str) -> Any:
     )
 
 
+def rejection_suite(table: str) -> Any:
+    """Suite ``rejects_<table>``: the share of tonight's rows the ingestion quarantined.
+
+    Why a gate and not only a report line: rows that fail validation never reach ``raw``, so
+    every suite on the raw rows passes however many of them were rejected; a delivery with 40 %
+    of its rows quarantined would be published as if it were complete. Bounds come from the feed
+    spec's ``rejection_bounds`` (parameters ``<table>_max_file_share`` and
+    ``<table>_max_night_share``); ``file_rejected_share`` is NULL (not judged) for files below the
+    spec's ``min_rows``.
+    """
+    import great_expectations as gx
+
+    return gx.ExpectationSuite(
+        name=f"rejects_{table}",
+        expectations=[
+            _expectation(
+                "ExpectColumnValuesToBeBetween",
+                column="file_rejected_share",
+                min_value=0,
+                max_value={"$PARAMETER": f"{table}_max_file_share"},
+                description="share of a file's rows quarantined at ingestion",
+            ),
+            _expectation(
+                "ExpectColumnValuesToBeBetween",
+                column="night_rejected_share",
+                min_value=0,
+                max_value={"$PARAMETER": f"{table}_max_night_share"},
+                description="share of a night's rows quarantined at ingestion",
+            ),
+        ],
+    )
+
+
 def mart_suite(rules: MartRules | None, table: str, columns: dict[str, bool], as_of: date | None) -> Any:
     """Suite ``mart_<table>``: keys, references, windows, statuses, and no clear ID numbers.
 
