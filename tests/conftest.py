@@ -93,7 +93,8 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     from credit_dw.orchestration.dbt_group import ensure_manifest
 
     dsn = create_fresh_database("credit_dw_dagtest")
-    base = {**os.environ, "WAREHOUSE_DSN": dsn,
+    # the bundled samples are November 2026 nights: schedule from before them
+    base = {**os.environ, "WAREHOUSE_DSN": dsn, "CREDIT_DW_START_DATE": "2026-11-01",
             "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow_home"))}
     saved = dict(os.environ)
     os.environ.update(base)
@@ -115,7 +116,8 @@ def run_dag(env: dict[str, str], dag_id: str, day: str, log_dir) -> subprocess.C
 
     from credit_dw.commands.airflow import airflow_executable
 
-    done = subprocess.run([airflow_executable(), "dags", "test", dag_id, day], env=env,
+    conf = ["--conf", f'{{"as_of": "{day}"}}'] if dag_id == "build_warehouse" else []
+    done = subprocess.run([airflow_executable(), "dags", "test", dag_id, day, *conf], env=env,
                           capture_output=True, text=True, timeout=1200)
     (log_dir / f"{dag_id}_{day}.log").write_text(done.stdout + done.stderr)
     return done

@@ -60,6 +60,12 @@ class BuildPlan:
                      event.get("feed"), event.get("delivery_date"), event.get("batch_ids"))
 
 
+def has_loaded_batches(dsn: str | None = None) -> bool:
+    """Whether anything was ever loaded: a build on a fresh deployment has nothing to build."""
+    with db.connect(dsn) as conn:
+        return conn.execute("select exists (select from quality.batch_manifest where status = 'loaded')").fetchone()[0]
+
+
 def night_complete(dsn: str | None = None) -> bool:
     """Whether the night's deliveries are in: worth a build started by an Asset event.
 

@@ -97,7 +97,9 @@ def make_build_dag(raw_tables: list[str]) -> DAG:
                 events=dag_run.consumed_asset_events or [],
             )
             build.log()
-            if build.run_type.endswith("asset_triggered") and not pipeline.night_complete():
+            if not pipeline.has_loaded_batches():
+                return False  # a fresh deployment: nothing delivered yet, nothing to build
+            if build.run_type == "asset_triggered" and not pipeline.night_complete():
                 return False
             return build.as_dict()
 

@@ -46,13 +46,14 @@ def _shanghai_day(moment: Any) -> date:
 def delivery_date(context: dict[str, Any]) -> date:
     """The delivery date an ingest run is for (tasks key their work on it, never on 'today').
 
-    A scheduled or backfill run: the start of its data interval, as a Shanghai calendar day. A
-    manual run: its ``delivery_date`` param. Neither: a clear error, not a ``KeyError``.
+    A scheduled or backfill run: its logical date (the start of its data interval), as a Shanghai
+    calendar day. A manual run: its ``delivery_date`` param. Neither: a clear error, not a ``KeyError``.
     """
     explicit = (context.get("params") or {}).get("delivery_date")
     if explicit:
         return date.fromisoformat(str(explicit))
-    start = context.get("data_interval_start") or context.get("logical_date")
+    # Scheduled runs of a classic-interval timetable: logical date == start of the data interval.
+    start = context.get("logical_date") or context.get("data_interval_start")
     if start is None:
         raise ValueError(
             "this run has no data interval (a manual run without a logical date): trigger it with "
