@@ -70,20 +70,23 @@ def night_complete(dsn: str | None = None) -> bool:
     """Whether the night's deliveries are in: worth a build started by an Asset event.
 
     The night is the newest delivery date among the pending batches; it is complete once every
-    feed that has ever delivered has loaded a batch for that date (or later). A single late
-    delivery of an earlier night is complete on its own. The 05:00 deadline run builds anyway.
+    feed with a spec has loaded a batch for that date (or later). A single late delivery of an
+    earlier night is complete on its own. The 05:00 deadline run builds whatever has arrived.
     """
+    from credit_dw.feeds import all_specs
+
     with db.connect(dsn) as conn:
-        missing = conn.execute(
-            "with night as (select max(delivery_date) as day from quality.pending_batch),"
-            " latest as (select feed, max(delivery_date) as day from quality.batch_manifest"
-            "            where status = 'loaded' group by feed)"
-            " select latest.feed from latest, night where latest.day < night.day order by latest.feed"
-        ).fetchall()
-        pending = conn.execute("select count(*) from quality.pending_batch").fetchone()[0]
+        night, latest = conn.execute(
+            "select (select max(delivery_date) from quality.pending_batch),"
+            " (select coalesce(jsonb_object_agg(feed, day), '{}') from (select feed, max(delivery_date) as day"
+            "  from quality.batch_manifest where status = 'loaded' group by feed) as l)"
+        ).fetchone()
+    if night is None:
+        return False
+    missing = [s.feed for s in all_specs() if latest.get(s.feed) is None or date.fromisoformat(latest[s.feed]) < night]
     if missing:
-        log.info("the night is not complete yet: no delivery from %s", ", ".join(f for (f,) in missing))
-    return pending > 0 and not missing
+        log.info("the night of %s is not complete yet: no delivery from %s", night, ", ".join(missing))
+    return not missing
 
 
 def _gate(result, plan: BuildPlan, stage: str) -> dict:

@@ -134,7 +134,7 @@ def test_forty_percent_rejected_blocks_and_names_the_file_and_reasons(fresh_dsn:
     assert {("rejects_registration", "expect_column_values_to_be_between", "file_rejected_share"),
             ("rejects_registration", "expect_column_values_to_be_between", "night_rejected_share")} == _failures(result)
     headline = result.describe().splitlines()[0]
-    assert f"registration/{NIGHT}/registration_{NIGHT:%Y%m%d}.csv: 40 of 100 rows rejected (40%, limit 5%)" in headline
+    assert f"registration/{NIGHT}/registration_{NIGHT:%Y%m%d}.csv: 40 of 100 rows rejected (40%, limit 10%)" in headline
     assert "top reasons USCC_CHECK_FAILED 40" in headline
 
 

@@ -110,6 +110,8 @@ def deployment(base_env: dict[str, str], logs: Path, metadata_dsn: str, airflow:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            # a busy 2-core machine answers the task API slowly; 5 s (the default) lost tasks
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
         }
         if found is None:
             executor = "LocalExecutor"

@@ -44,8 +44,8 @@ MARTS = ["dim_credit_subject", "fct_credit_record", "subject_credit_profile", "p
 _USCC_TOKEN = re.compile(rb"(?<![0-9A-Z])[0-9A-HJ-NP-RTUWXY]{18}(?![0-9A-Z])")
 
 
-def _sample_nights() -> list[Path]:
-    return sorted({d.parent for d in SAMPLES.glob("*/*/_DONE")}, key=lambda p: p.name)
+def _sample_nights() -> list[str]:
+    return sorted({d.parent.name for d in SAMPLES.glob("*/*/_DONE")})
 
 
 def _stage(sample_day: str, night: date, root: Path, feeds: list[str], *, done: bool = True,
@@ -120,7 +120,7 @@ def scheduled(tmp_path_factory):
     t = today()
     nights = [t - timedelta(days=4), t - timedelta(days=3), t - timedelta(days=2)]
     root = tmp_path_factory.mktemp("landing")
-    samples = [p.name for p in _sample_nights()]
+    samples = _sample_nights()
     for sample_day, night in zip(samples[:2], nights[:2], strict=True):
         _stage(sample_day, night, root, FEEDS)
 
