@@ -169,7 +169,7 @@ def test_the_scheduler_catches_up_the_sample_nights(scheduled):
         published = _query(dsn, "select count(*) from quality.publication where verdict = 'published'")[0][0]
         return pending == 0 and published > 0 and _builds_running(deployed) == 0
 
-    _wait("every sample night ingested, gated and published", all_gated_and_published, deployed, 1500)
+    _wait("every sample night ingested, gated and published", all_gated_and_published, deployed, 2700)
     print(f"\nphase 1 (catch-up of {len(nights)} nights x {len(FEEDS)} feeds): {time.monotonic() - t0:.0f} s")
 
     runs = set(deployed.metadata(
@@ -219,7 +219,7 @@ def test_a_breaching_night_with_a_late_delivery_is_gated_and_blocked(scheduled):
     _wait("the late tax delivery ingested", lambda: _loaded(dsn, "tax", night), deployed, 300)
     verdict = _wait("a build's verdict on the night", lambda: _query(
         dsn, "select run_id, verdict, message, gated_batch_ids from quality.publication"
-             " where publication_id > %s order by publication_id", (last_publication,)), deployed, 900)
+             " where publication_id > %s order by publication_id", (last_publication,)), deployed, 1800)
     print(f"\nphase 2 (late delivery, 40 % rejected night): {time.monotonic() - t0:.0f} s")
 
     run_id, outcome, message, gated = verdict[0]
@@ -233,7 +233,7 @@ def test_a_breaching_night_with_a_late_delivery_is_gated_and_blocked(scheduled):
     assert passed, "the late tax delivery itself passed its suites"
     assert _query(dsn, "select success from quality.validation_run where run_id = %s and suite = 'rejects_penalty'",
                   (run_id,)) == [(False,)]
-    _wait("the blocked build finished", lambda: _builds_running(deployed) == 0, deployed, 600)
+    _wait("the blocked build finished", lambda: _builds_running(deployed) == 0, deployed, 900)
     assert _checksums(dsn) == before, "a blocked night leaves the published marts byte-identical"
     alerts = _query(dsn, "select summary from quality.alert where dag_id = 'build_warehouse'")
     assert len(alerts) == 1 and "rejected" in alerts[0][0], alerts
