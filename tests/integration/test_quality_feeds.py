@@ -172,6 +172,6 @@ def test_a_batch_whose_gate_failed_stays_pending_until_a_steward_accepts_it(fres
     publish.record_blocked("build-2", "feeds: rejects")
     with psycopg.connect(fresh_dsn) as conn:
         assert batch in night.pending_batches(conn)
-        conn.execute("insert into quality.batch_acceptance (batch_id, accepted_by, reason)"
+        conn.execute("insert into governance.batch_acceptance (batch_id, accepted_by, reason)"
                      " values (%s, 'steward-a', 'department confirmed the rest is complete')", (batch,))
         assert batch not in night.pending_batches(conn)

@@ -36,6 +36,9 @@ grant create, usage on schema staging, intermediate, snapshots, marts, marts_can
 -- verdict of a run whose marts gate it has checked (select: `returning` ids, the gate check).
 grant usage on schema quality to gatekeeper;
 grant select, insert on quality.validation_run, quality.alert, quality.publication to gatekeeper;
+-- what it gates: the pending batches, their manifests and the reasons rows were quarantined
+grant select on quality.pending_batch, quality.gated_batch, quality.batch_manifest, quality.rejected_rows
+  to gatekeeper;
 -- the deployed pipeline login (V090) runs the gate too
 grant gatekeeper to pipeline;
 
@@ -47,6 +50,8 @@ grant usage on schema quality, governance, marts to steward;
 grant select on all tables in schema quality to steward;
 grant select on all tables in schema governance to steward;
 grant insert on governance.case_intake, governance.case_event to steward;
+-- accepting a batch the feed gate keeps blocking (docs/operations.md)
+grant insert on governance.batch_acceptance to steward;
 
 -- audiences: their dbt view in marts (usage on marts granted on publish); the authorised ones
 -- may look persons up, logged.

@@ -25,8 +25,9 @@ alter table quality.publication
 create index publication_run on quality.publication (run_id);
 
 -- A steward's decision that a batch the feed gate keeps blocking may be published as loaded
--- (its quarantined rows stay quarantined). Append-only: a decision is a new row.
-create table quality.batch_acceptance (
+-- (its quarantined rows stay quarantined). A decision, so it lives with the other stewards'
+-- decisions in governance and is append-only like them (grants in R__grants.sql, trigger here).
+create table governance.batch_acceptance (
     acceptance_id   bigint generated always as identity primary key,
     batch_id        bigint not null references quality.batch_manifest,
     accepted_by     text not null,
@@ -52,15 +53,13 @@ select m.batch_id, m.feed, m.delivery_date, m.source_file, m.finished_at as load
 from quality.batch_manifest m
 where m.status = 'loaded'
   and not exists (select 1 from quality.gated_batch g where g.batch_id = m.batch_id and g.passed)
-  and not exists (select 1 from quality.batch_acceptance a where a.batch_id = m.batch_id);
+  and not exists (select 1 from governance.batch_acceptance a where a.batch_id = m.batch_id);
 
 comment on view quality.pending_batch is
   'Loaded batches no build has gated yet (or whose gate failed and no steward accepted): what the next build validates.';
 
-grant select on quality.gated_batch, quality.pending_batch to transformer, steward;
-grant select on quality.batch_acceptance to transformer;
-grant select, insert on quality.batch_acceptance to steward;
-grant usage on all sequences in schema quality to steward;
+create trigger append_only before update or delete or truncate on governance.batch_acceptance
+    for each statement execute function governance.refuse_rewrite();
 
 -- An alert about the same cause (e.g. the same blocked batches) is delivered once, however many
 -- builds hit it: the key says what the cause is.
