@@ -77,6 +77,10 @@ class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message is one line saying which and how to set it."""
 
 
+# Placeholders shipped in .env.example: a key everybody can read pseudonymises nothing.
+PLACEHOLDER_PII_KEYS = frozenset({"change-me-to-a-long-random-string", "change-me"})
+
+
 def pii_hash_key() -> bytes:
     """Key of the HMAC that pseudonymises personal ID numbers (Art. 8).
 
@@ -92,6 +96,11 @@ def pii_hash_key() -> bytes:
             "CREDIT_DW_PII_KEY is not set: personal ID numbers cannot be pseudonymised. "
             "Set it to a long random secret (e.g. `export CREDIT_DW_PII_KEY=$(openssl rand -hex 32)`); "
             "`make demo` and `make airflow` create one under var/pii.key."
+        )
+    if key.strip() in PLACEHOLDER_PII_KEYS:
+        raise ConfigError(
+            "CREDIT_DW_PII_KEY is the placeholder from .env.example: anyone could recompute the "
+            "pseudonyms. Set it to a long random secret (`openssl rand -hex 32`) before loading data."
         )
     return key.encode()
 
