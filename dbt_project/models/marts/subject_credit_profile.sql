@@ -42,27 +42,37 @@ grades as (
 
 ),
 
+{#- per-subject counts of records in force, by the condition that defines each; the ids of the
+    counted records go with them, so a grade reason names the records that triggered it -#}
+{%- set record_metrics = {
+    'adverse_active': "severity in ('minor', 'ordinary', 'serious')",
+    'penalty_active': "feed = 'penalty'",
+    'serious_penalty_active': "feed = 'penalty' and severity = 'serious'",
+    'dishonest_judgment_debtor_active': "record_type = 'judicial.dishonest'",
+    'consumption_restricted_active': "record_type = 'judicial.restricted'",
+    'major_tax_violation_active': "record_type = 'tax.major_violation'",
+    'serious_social_insurance_active': "record_type = 'social_insurance.serious'",
+    'arrears_active': "feed = 'social_insurance'",
+    'joint_discipline_active': "joint_discipline",
+} %}
+
 counts as (
 
     select
         subject_key,
         count(*) as records_total,
         count(*) filter (where in_force) as records_in_force,
+        array_agg(record_id order by record_id) filter (where in_force) as records_in_force_ids,
         {% for category, label in [
             (1, 'registration'), (2, 'commitment'), (3, 'commendation'), (4, 'judgment_penalty'),
             (5, 'refusal_to_perform'), (6, 'refusal_to_pay'), (7, 'false_information'), (8, 'other'),
         ] %}
         count(*) filter (where in_force and art11_category = {{ category }}) as art11_{{ category }}_{{ label }}_count,
         {% endfor %}
-        count(*) filter (where in_force and severity in ('minor', 'ordinary', 'serious')) as adverse_active,
-        count(*) filter (where in_force and feed = 'penalty') as penalty_active,
-        count(*) filter (where in_force and feed = 'penalty' and severity = 'serious') as serious_penalty_active,
-        count(*) filter (where in_force and record_type = 'judicial.dishonest') as dishonest_judgment_debtor_active,
-        count(*) filter (where in_force and record_type = 'judicial.restricted') as consumption_restricted_active,
-        count(*) filter (where in_force and record_type = 'tax.major_violation') as major_tax_violation_active,
-        count(*) filter (where in_force and record_type = 'social_insurance.serious') as serious_social_insurance_active,
-        count(*) filter (where in_force and feed = 'social_insurance') as arrears_active,
-        count(*) filter (where in_force and joint_discipline) as joint_discipline_active
+        {% for metric, condition in record_metrics.items() %}
+        count(*) filter (where in_force and {{ condition }}) as {{ metric }},
+        array_agg(record_id order by record_id) filter (where in_force and {{ condition }}) as {{ metric }}_ids{% if not loop.last %},{% endif %}
+        {% endfor %}
 
     from records
     group by subject_key
@@ -98,6 +108,7 @@ latest_rating as (
             records.subject_key,
             ratings.rating_year,
             ratings.rating_level,
+            ratings.record_id,
             row_number() over (
                 partition by records.subject_key
                 order by ratings.rating_year desc, ratings.batch_id desc
@@ -157,16 +168,41 @@ profile as (
 
 ),
 
+-- the records behind each metric: the counted records, or the rating that gives the tax level
+evidence as (
+
+    select
+        profile.subject_key,
+        counts.records_in_force_ids,
+        {% for metric in record_metrics %}
+        counts.{{ metric }}_ids,
+        {% endfor %}
+        array_remove(array[latest_rating.record_id], null) as tax_rating_ids
+
+    from profile
+    left join counts on counts.subject_key = profile.subject_key
+    left join latest_rating on latest_rating.subject_key = profile.subject_key
+
+),
+
 metrics as (
 
-    select profile.subject_key, metric.name, metric.value
+    select profile.subject_key, metric.name, metric.value, metric.record_ids
     from profile
+    inner join evidence on evidence.subject_key = profile.subject_key
     cross join lateral (
         values
         {% for metric in credit_grade_metrics() %}
-            ('{{ metric }}', profile.{{ metric }}::numeric){% if not loop.last %},{% endif %}
+            {%- if metric in record_metrics or metric == 'records_in_force' %}
+                {%- set ids = 'evidence.' ~ metric ~ '_ids' %}
+            {%- elif metric.startswith('tax_rating_') %}
+                {%- set ids = 'evidence.tax_rating_ids' %}
+            {%- else %}
+                {%- set ids = 'null::text[]' %}
+            {%- endif %}
+            ('{{ metric }}', profile.{{ metric }}::numeric, {{ ids }}){% if not loop.last %},{% endif %}
         {% endfor %}
-    ) as metric (name, value)
+    ) as metric (name, value, record_ids)
 
 ),
 
@@ -177,7 +213,8 @@ matched as (
         rules.rule_code,
         rules.grade,
         grades.grade_rank,
-        rules.rule_code || ' ' || rules.reason || ' (' || metrics.name || ' = ' || metrics.value || ')' as reason
+        rules.rule_code || ' ' || rules.reason || ' (' || metrics.name || ' = ' || metrics.value
+            || coalesce(': ' || array_to_string(metrics.record_ids, ', '), '') || ')' as reason
 
     from metrics
     inner join rules on rules.metric = metrics.name
@@ -192,6 +229,15 @@ matched as (
 
 ),
 
+-- the worst grade matched, with every reason for it and for the other adverse grades; the best
+-- grade's reasons ("no active adverse record") only when nothing worse matched
+worst as (
+
+    select *, max(grade_rank) over (partition by subject_key) as worst_rank
+    from matched
+
+),
+
 graded as (
 
     select
@@ -199,7 +245,8 @@ graded as (
         (array_agg(grade order by grade_rank desc, rule_code))[1] as credit_grade,
         array_agg(reason order by grade_rank desc, rule_code) as grade_reasons
 
-    from matched
+    from worst
+    where grade_rank > (select min(grade_rank) from grades where grade <> 'N') or worst_rank = grade_rank
     group by subject_key
 
 ),
@@ -208,8 +255,12 @@ final as (
 
     select
         profile.*,
-        graded.credit_grade,
-        graded.grade_reasons,
+        -- a subject without any credit information in force is not rated, rather than graded A
+        case when profile.records_in_force = 0 then 'N' else graded.credit_grade end as credit_grade,
+        case
+            when profile.records_in_force = 0 then array['not rated: no credit information in force']
+            else graded.grade_reasons
+        end as grade_reasons,
         {{ as_of_date() }} as profile_as_of,
         {{ seed_fingerprint(['credit_grade_rules', 'credit_grades']) }} as reference_fingerprint,
         {{ dbt.current_timestamp() }} as built_at
