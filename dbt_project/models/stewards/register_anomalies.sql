@@ -5,6 +5,9 @@
 --   record_after_deregistration  a decision dated after the subject was deregistered
 --   not_in_catalogue         a record type no catalogue item covers (not credit information, Art. 10)
 --   no_publicity_rule        a public item whose rule family has no rule for the decision date
+--   declared_publicity_end_outside_rule  the department's publicity end (CF_GSJZQ) is shorter than
+--                            the minimum or longer than the maximum of the rule in force; the rule's
+--                            maximum applies instead
 with
 
 -- not materialized (referenced several times): each check reads only what it needs, by index
@@ -149,6 +152,25 @@ anomalies as (
       and public_attribute = 'actively_public'
       and not never_published_item
       and rule_version is null
+
+    union all
+
+    select
+        'declared_publicity_end_outside_rule',
+        'warning',
+        subject_key,
+        record_id,
+        null,
+        null,
+        null,
+        'the department declares publicity until ' || declared_publicity_end || ', outside what ' || rule_version
+            || ' allows for a decision of ' || decision_date || '; published until ' || publicity_end
+            || ' instead: confirm with ' || coalesce(authority_name, 'the providing department'),
+        batch_id,
+        source_file,
+        source_row
+    from records
+    where declared_end_outside_rule
 
 ),
 

@@ -158,13 +158,36 @@ ruled as (
 
 ),
 
-windowed as (
+-- the providing department's own publicity end (CF_GSJZQ) counts when the rule in force allows
+-- it: not before the minimum period is over, not after the maximum; otherwise the rule's maximum
+-- applies and the record is a steward anomaly (declared_end_outside_rule)
+declared as (
 
     select
         ruled.*,
+        declared_publicity_end is not null
+            and max_months is not null
+            and is_publishable
+            and declared_publicity_end between
+                (publicity_start + make_interval(months => coalesce(min_months, 0)) - interval '1 day')::date
+                -- "one year from 1 Aug" is commonly declared as 1 Aug of the next year: allowed
+                and (publicity_start + make_interval(months => max_months))::date
+            as declared_end_in_rule
+
+    from ruled
+
+),
+
+windowed as (
+
+    select
+        declared.*,
+        declared_publicity_end is not null and max_months is not null and is_publishable
+            and not declared_end_in_rule as declared_end_outside_rule,
         case when is_publishable then publicity_start end as window_start,
         case
             when not is_publishable then null
+            when declared_end_in_rule then declared_publicity_end
             when max_months is not null
                 then (publicity_start + make_interval(months => max_months) - interval '1 day')::date
             -- listed until the source removed it; a same-day removal still shows one day
@@ -175,7 +198,7 @@ windowed as (
                 then (publicity_start + make_interval(months => coalesce(min_months, 0)))::date
         end as earliest_repair_on
 
-    from ruled
+    from declared
 
 ),
 
@@ -212,6 +235,8 @@ final as (
         windowed.decision_date,
         windowed.window_start as publicity_start,
         windowed.window_end as publicity_end,
+        windowed.declared_publicity_end,
+        windowed.declared_end_outside_rule,
         windowed.earliest_repair_on,
         case
             when windowed.retention_anchor = 'end' then

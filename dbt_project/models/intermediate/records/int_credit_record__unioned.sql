@@ -5,7 +5,7 @@
     'record_id', 'feed', 'source_table', 'natural_key', 'record_type',
     'party_name', 'party_category', 'party_uscc', 'party_registration_number',
     'party_organisation_code', 'party_tax_number', 'party_person_key', 'party_id_masked',
-    'severity', 'decision_date', 'publicity_start', 'ended_on', 'source_status',
+    'severity', 'decision_date', 'publicity_start', 'declared_publicity_end', 'ended_on', 'source_status',
     'source_status_since', 'authority_name', 'summary', 'batch_id', 'source_file', 'source_row',
     'built_at',
 ] %}

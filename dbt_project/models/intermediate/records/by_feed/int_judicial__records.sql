@@ -49,6 +49,7 @@ final as (
         null::text as severity,
         coalesce(registered_on, published_on, first_listed_on) as decision_date,
         coalesce(published_on, first_listed_on) as publicity_start,
+        null::date as declared_publicity_end,
         removed_on as ended_on,
         case when removed_on is not null then 'removed' else 'active' end as source_status,
         coalesce(removed_on, first_seen_on) as source_status_since,

@@ -2,6 +2,10 @@
 -- One credit record per penalty decision (authority code + decision number), latest version
 -- wins in delivery order: U corrections replace the content, D (and legacy CF_ZT 1) revokes the
 -- decision, which ends publication on the day the revocation arrived. Nothing is deleted.
+-- Warning-only decisions and decisions taken under the simplified procedure are not published
+-- (catalogue item PEN-WARNING): the standard has no procedure field, so the procedure is read
+-- from markers in the decision number, content or legal basis (seed penalty_simplified_markers),
+-- and counts only when the penalty types and the fine are within what that procedure allows.
 with
 
 decisions as (
@@ -28,9 +32,37 @@ safety_markers as (
 
 ),
 
-latest as (
+simplified_markers as (
+
+    select * from {{ ref('penalty_simplified_markers') }}
+
+),
+
+simplified_limits as (
+
+    select * from {{ ref('penalty_simplified_limits') }}
+
+),
+
+latest_versions as (
 
     {{ latest_version('decisions', ['authority_code', 'decision_number']) }}
+
+),
+
+latest as (
+
+    select
+        *,
+        case
+            when party_uscc is not null
+                or party_registration_number is not null
+                or party_organisation_code is not null then 'organisation'
+            when party_type = '自然人' or party_id_hash is not null then 'natural_person'
+            else 'organisation'
+        end as party_category
+
+    from latest_versions
 
 ),
 
@@ -42,7 +74,8 @@ type_severity as (
         latest.decision_number,
         max(case penalty_types.severity when 'serious' then 3 when 'ordinary' then 2 when 'minor' then 1 end)
             as severity_rank,
-        bool_and(coalesce(penalty_types.not_published_alone, false)) as warning_only
+        bool_and(coalesce(penalty_types.not_published_alone, false)) as warning_only,
+        bool_and(coalesce(penalty_types.simplified_procedure, false)) as simplified_types_only
 
     from latest
     cross join lateral unnest(latest.penalty_types) as t(penalty_type)
@@ -62,6 +95,26 @@ safety as (
 
 ),
 
+simplified as (
+
+    select distinct latest.authority_code, latest.decision_number
+
+    from latest
+    inner join simplified_markers
+        on (simplified_markers.matched_field = 'decision_number' and strpos(latest.decision_number, simplified_markers.marker) > 0)
+        or (simplified_markers.matched_field = 'content' and strpos(latest.content, simplified_markers.marker) > 0)
+        or (simplified_markers.matched_field = 'legal_basis' and strpos(latest.legal_basis, simplified_markers.marker) > 0)
+    inner join simplified_limits
+        on simplified_limits.party_category = latest.party_category
+        and coalesce(latest.fine_cny, 0) <= simplified_limits.max_fine_cny
+    inner join type_severity
+        on type_severity.authority_code = latest.authority_code
+        and type_severity.decision_number = latest.decision_number
+        and type_severity.simplified_types_only
+    where coalesce(latest.confiscation_cny, 0) = 0
+
+),
+
 final as (
 
     select
@@ -70,18 +123,12 @@ final as (
         'raw.penalty' as source_table,
         array[latest.authority_code, latest.decision_number] as natural_key,
         case
-            when type_severity.warning_only then 'penalty.warning_only'
+            when type_severity.warning_only or simplified.authority_code is not null then 'penalty.warning_only'
             when safety.authority_code is not null then 'penalty.safety'
             else 'penalty.general'
         end as record_type,
         latest.party_name,
-        case
-            when latest.party_uscc is not null
-                or latest.party_registration_number is not null
-                or latest.party_organisation_code is not null then 'organisation'
-            when latest.party_type = '自然人' or latest.party_id_hash is not null then 'natural_person'
-            else 'organisation'
-        end as party_category,
+        latest.party_category,
         latest.party_uscc,
         latest.party_registration_number,
         latest.party_organisation_code,
@@ -92,6 +139,7 @@ final as (
             as severity,
         latest.decision_date,
         latest.decision_date as publicity_start,
+        latest.publicity_end_declared as declared_publicity_end,
         case when latest.operation = 'D' or latest.legacy_status = '1' then batches.delivery_date end as ended_on,
         case
             when latest.operation = 'D' or latest.legacy_status = '1' then 'revoked'
@@ -119,6 +167,9 @@ final as (
     left join safety
         on safety.authority_code = latest.authority_code
         and safety.decision_number = latest.decision_number
+    left join simplified
+        on simplified.authority_code = latest.authority_code
+        and simplified.decision_number = latest.decision_number
 
 )
 

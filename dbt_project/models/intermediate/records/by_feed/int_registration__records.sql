@@ -30,6 +30,7 @@ final as (
         null::text as severity,
         coalesce(founded_on, first_registered_update::date) as decision_date,
         coalesce(founded_on, first_registered_update::date) as publicity_start,
+        null::date as declared_publicity_end,
         -- 注销 (deregistered) and 迁出 (moved out of the province) end the record here; 吊销 (licence
         -- revoked) does not: the subject exists until it is deregistered
         case

@@ -1,7 +1,9 @@
 -- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per arrears document (department + document number + insurance type); the
--- row with the latest update date wins. Full payment (已补缴) ends the record on its update date,
--- 已撤销 revokes it. The document type decides the catalogue item.
+-- row with the latest update date wins. The document type decides the catalogue item. 已撤销
+-- revokes any document. Full payment (已补缴) ends only a 限期缴纳通知 (the notice asked for
+-- nothing else); a 行政处罚决定 or 严重失信名单认定 stays published for its minimum period and ends
+-- through credit repair (payment is what makes the subject eligible), never by the payment itself.
 with
 
 arrears as (
@@ -39,9 +41,16 @@ final as (
         null::text as severity,
         decision_date,
         decision_date as publicity_start,
-        case when arrears_status in ('已补缴', '已撤销') then updated_on end as ended_on,
-        case arrears_status when '已撤销' then 'revoked' when '已补缴' then 'removed' else 'active' end
-            as source_status,
+        null::date as declared_publicity_end,
+        case
+            when arrears_status = '已撤销' then updated_on
+            when arrears_status = '已补缴' and document_type = '限期缴纳通知' then updated_on
+        end as ended_on,
+        case
+            when arrears_status = '已撤销' then 'revoked'
+            when arrears_status = '已补缴' and document_type = '限期缴纳通知' then 'removed'
+            else 'active'
+        end as source_status,
         updated_on as source_status_since,
         department_name as authority_name,
         concat_ws('；', insurance_type, document_type, '欠缴金额 ' || arrears_cny || ' 元', arrears_status) as summary,

@@ -44,6 +44,7 @@ final as (
         null::text as severity,
         latest.published_on as decision_date,
         latest.published_on as publicity_start,
+        null::date as declared_publicity_end,
         case
             when latest.removed_on is not null then latest.removed_on
             when latest.publication_status = '已撤出' then batches.delivery_date
