@@ -16,7 +16,7 @@ def test_the_placeholder_key_from_env_example_is_refused(monkeypatch: pytest.Mon
     placeholder = re.search(r"^CREDIT_DW_PII_KEY=(.*)$", ENV_EXAMPLE.read_text(), re.MULTILINE).group(1).strip()
     assert placeholder in config.PLACEHOLDER_PII_KEYS
     monkeypatch.setenv("CREDIT_DW_PII_KEY", placeholder)
-    with pytest.raises(RuntimeError, match=r"placeholder from \.env\.example"):
+    with pytest.raises(config.ConfigError, match=r"placeholder from \.env\.example"):
         config.pii_hash_key()
 
 

@@ -42,19 +42,14 @@ grades as (
 
 ),
 
-{#- per-subject counts of records in force, by the condition that defines each; the ids of the
+{#- per-subject counts of records in force, by the condition that defines each metric
+    (macros/grade_metric_evidence.sql, the one definition explain uses too); the ids of the
     counted records go with them, so a grade reason names the records that triggered it -#}
-{%- set record_metrics = {
-    'adverse_active': "severity in ('minor', 'ordinary', 'serious')",
-    'penalty_active': "feed = 'penalty'",
-    'serious_penalty_active': "feed = 'penalty' and severity = 'serious'",
-    'dishonest_judgment_debtor_active': "record_type = 'judicial.dishonest'",
-    'consumption_restricted_active': "record_type = 'judicial.restricted'",
-    'major_tax_violation_active': "record_type = 'tax.major_violation'",
-    'serious_social_insurance_active': "record_type = 'social_insurance.serious'",
-    'arrears_active': "feed = 'social_insurance'",
-    'joint_discipline_active': "joint_discipline",
-} %}
+{%- set record_metrics = [
+    'adverse_active', 'penalty_active', 'serious_penalty_active', 'dishonest_judgment_debtor_active',
+    'consumption_restricted_active', 'major_tax_violation_active', 'serious_social_insurance_active',
+    'arrears_active', 'joint_discipline_active',
+] %}
 
 counts as (
 
@@ -69,7 +64,8 @@ counts as (
         ] %}
         count(*) filter (where in_force and art11_category = {{ category }}) as art11_{{ category }}_{{ label }}_count,
         {% endfor %}
-        {% for metric, condition in record_metrics.items() %}
+        {% for metric in record_metrics %}
+        {%- set condition = grade_metric_evidence("'" ~ metric ~ "'") %}
         count(*) filter (where in_force and {{ condition }}) as {{ metric }},
         array_agg(record_id order by record_id) filter (where in_force and {{ condition }}) as {{ metric }}_ids{% if not loop.last %},{% endif %}
         {% endfor %}
