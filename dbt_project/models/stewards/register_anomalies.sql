@@ -5,6 +5,9 @@
 --   record_after_deregistration  a decision dated after the subject was deregistered
 --   not_in_catalogue         a record type no catalogue item covers (not credit information, Art. 10)
 --   no_publicity_rule        a public item whose rule family has no rule for the decision date
+--   identifier_conflict      a subject's identifiers disagree: the register's organisation code is
+--                            not USCC positions 9-17, or a record names a USCC together with an
+--                            organisation code or registration number that belongs to another USCC
 --   declared_publicity_end_outside_rule  the department's publicity end (CF_GSJZQ) is shorter than
 --                            the minimum or longer than the maximum of the rule in force; the rule's
 --                            maximum applies instead
@@ -152,6 +155,58 @@ anomalies as (
       and public_attribute = 'actively_public'
       and not never_published_item
       and rule_version is null
+
+    union all
+
+    select
+        'identifier_conflict',
+        'warning',
+        uscc,
+        null,
+        uscc,
+        registration_number,
+        organisation_code,
+        'the register gives organisation code ' || organisation_code || ' but the USCC carries '
+            || substr(uscc, 9, 9) || ' (positions 9-17); confirm with the registering authority',
+        batch_id,
+        source_file,
+        source_row
+    from registered
+    where organisation_code is not null
+      and organisation_code <> substr(uscc, 9, 9)
+
+    union all
+
+    select
+        'identifier_conflict',
+        'warning',
+        records.subject_key,
+        records.record_id,
+        records.party_uscc,
+        records.party_registration_number,
+        records.party_organisation_code,
+        'the record names USCC ' || records.party_uscc || ' with '
+            || case
+                when records.party_organisation_code <> substr(records.party_uscc, 9, 9)
+                    then 'organisation code ' || records.party_organisation_code
+                else 'registration number ' || records.party_registration_number || ', registered to '
+                    || by_regno.uscc
+            end
+            || '; the USCC was used, confirm the party with ' || coalesce(records.authority_name, 'the department'),
+        records.batch_id,
+        records.source_file,
+        records.source_row
+    from records
+    left join identifier_map as by_regno
+        on by_regno.identifier_type = 'registration_number'
+        and by_regno.identifier = records.party_registration_number
+        and not by_regno.is_ambiguous
+    where records.party_uscc is not null
+      and records.feed <> 'registration'  -- the register's own entries: checked above
+      and (
+        records.party_organisation_code <> substr(records.party_uscc, 9, 9)
+        or by_regno.uscc <> records.party_uscc
+      )
 
     union all
 
