@@ -163,6 +163,10 @@ def bootstrap(say: Callable[[str], None] = print) -> None:
 
     ensure_manifest()
     say("dbt manifest ready")
+    from credit_dw.config import record_deployment_date, start_date
+
+    record_deployment_date()  # the default first night, kept in the var volume across upgrades
+    say(f"ingest DAGs schedule from {start_date()} (CREDIT_DW_START_DATE, else the day of deployment)")
     env = _airflow_env()
     _airflow(["db", "migrate"], env)
     say("airflow db migrate: done")
