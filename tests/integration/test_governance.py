@@ -109,8 +109,9 @@ def test_repair_is_refused_unless_the_rules_allow_it(warehouse: tuple[str, list[
 def test_next_build_applies_the_decisions(warehouse: tuple[str, list[str]]) -> None:
     dsn, flags = warehouse
     governance.open_objection(SERIOUS_PENALTY, "steward1", "异议", dsn=dsn)
-    # the nightly build refreshes the lifecycle table (stewards' decisions) before the fact
-    run_dbt(["run", *flags, "--select", "int_credit_record__lifecycle", "fct_credit_record",
+    # the nightly build finds the decision in tonight's change set, then the lifecycle and the fact
+    run_dbt(["run", *flags, "--select", "int_night__changed_records", "int_credit_record__lifecycle",
+             "int_night__status_calendar", "fct_credit_record",
              "--vars", f"{{as_of_date: '{NIGHT_2}'}}"], dsn=dsn)
     status = dict(rows(dsn, "select record_id, status from marts_candidate.fct_credit_record"
                             " where record_id in (%s, %s)", PERSON_PENALTY, SERIOUS_PENALTY))
@@ -137,7 +138,8 @@ def test_purge_removes_only_what_is_past_retention(
     dsn, _ = warehouse
     count = "select count(*) from raw.penalty where decision_number = %s"
     dry = governance.purge_expired(NIGHT_2, dsn=dsn, dry_run=True)
-    derived = [("intermediate.int_credit_record__lifecycle", 2), ("intermediate.int_penalty__records", 2)]
+    derived = [("intermediate.int_credit_record__lifecycle", 2), ("intermediate.int_night__changed_records", 2),
+               ("intermediate.int_night__status_calendar", 2), ("intermediate.int_penalty__records", 2)]
     assert [(c.table_name, c.rows_purged) for c in dry] == [("raw.penalty", 2), *derived]
     assert rows(dsn, count, "宁市监罚〔2015〕1号") == [(1,)]  # dry run deleted nothing
     assert rows(dsn, "select count(*) from governance.purge_audit") == [(0,)]

@@ -7,7 +7,7 @@ with
 registered as (
 
     select * from {{ ref('int_registration__latest') }}
-    where {{ in_refresh_scope('uscc', 'subject_key') }}
+    where {{ in_change_set('uscc', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
@@ -15,7 +15,7 @@ records as (
 
     select * from {{ ref('fct_credit_record') }}
     where subject_key is not null
-      and {{ in_refresh_scope('subject_key', 'subject_key') }}
+      and {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
@@ -98,7 +98,6 @@ final as (
         subjects.registration_updated_at,
         subjects.first_record_on,
         subjects.latest_record_on,
-        {{ seed_fingerprint(['uscc_subject_categories', 'admin_divisions']) }} as reference_fingerprint,
         {{ dbt.current_timestamp() }} as built_at
 
     from subjects

@@ -1,4 +1,3 @@
--- depends_on: {{ ref('int_registration__latest') }}
 -- Names and registration statuses over time (SCD2 from the snapshot): one row per version,
 -- valid_from inclusive, valid_to exclusive (null for the current version).
 with
@@ -6,13 +5,8 @@ with
 snapshot as (
 
     select * from {{ ref('subject_registration_snapshot') }}
-    {%- if is_incremental() %}
-    -- the subjects whose register entry changed since this table was built: only their
-    -- versions can have been added or closed by the snapshot
-    where uscc in (
-        select uscc from {{ ref('int_registration__latest') }} where built_at > {{ built_since() }}
-    )
-    {%- endif %}
+    -- only the versions of subjects whose register entry changed can have been added or closed
+    where {{ in_change_set('uscc', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 

@@ -7,7 +7,7 @@ with
 records as (
 
     select * from {{ ref('fct_credit_record') }}
-    where {{ in_refresh_scope('record_id', 'record_id') }}
+    where {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 

@@ -7,7 +7,7 @@ with
 records as (
 
     select * from {{ ref('fct_credit_record') }}
-    where {{ in_refresh_scope('record_id', 'record_id') }}
+    where {{ in_change_set('record_id', 'int_night__status_calendar', 'record_id') }}
 
 ),
 

@@ -1,4 +1,3 @@
--- depends_on: {{ ref('int_registration__latest') }}
 -- Per subject on the as-of date: counts by Art. 11 category, active dishonesty flags, the latest
 -- event, the latest tax rating and a rule-based credit grade (seeds/credit_grade_rules.csv) with
 -- every reason that produced it. "In force" = active, disputed or corrected and already started.
@@ -7,7 +6,7 @@ with
 subjects as (
 
     select * from {{ ref('dim_credit_subject') }}
-    where {{ in_refresh_scope('subject_key', 'subject_key') }}
+    where {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
@@ -20,7 +19,7 @@ records as (
 
     from {{ ref('fct_credit_record') }}
     where subject_key is not null
-      and {{ in_refresh_scope('subject_key', 'subject_key') }}
+      and {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
@@ -258,7 +257,6 @@ final as (
             else graded.grade_reasons
         end as grade_reasons,
         {{ as_of_date() }} as profile_as_of,
-        {{ seed_fingerprint(['credit_grade_rules', 'credit_grades']) }} as reference_fingerprint,
         {{ dbt.current_timestamp() }} as built_at
 
     from profile

@@ -3,51 +3,12 @@
 -- the stewards' decisions. Status is not decided here but in fct_credit_record, from these
 -- columns and the as-of date. Records outside the catalogue keep catalogue_item null: they are
 -- not credit information (Art. 10) and are listed in register_anomalies instead of the fact.
-{#- Incremental on record_id (macros/incremental_keys.sql): a night recomputes the records its
-    feed tables rewrote, those whose stewards' decisions changed, and those whose legacy
-    identifier now leads elsewhere in the register. A change of any reference seed, or of the
-    catalogue edition in force on the as-of date, recomputes every record. -#}
-{{
-    config(
-        materialized='incremental',
-        unique_key='record_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['record_id'], 'unique': true},
-            {'columns': ['batch_id']},
-            {'columns': ['built_at']},
-            {'columns': ['party_registration_number']},
-            {'columns': ['party_organisation_code']},
-            {'columns': ['subject_key']},
-            {'columns': ['rules_fingerprint']},
-        ],
-        pre_hook=[
-            "{% if is_incremental() %}"
-            "create temporary table {{ this.identifier }}__affected on commit drop as {{ lifecycle_changes() }};"
-            " analyze {{ this.identifier }}__affected"
-            "{% endif %}",
-        ],
-        post_hook=[
-            "create index if not exists {{ this.identifier }}_tax_org_code on {{ this }}"
-            " (substr(party_tax_number, 7, 9)) where length(party_tax_number) = 15",
-            "create index if not exists {{ this.identifier }}_uncatalogued on {{ this }}"
-            " (record_id) where catalogue_item is null",
-            "create index if not exists {{ this.identifier }}_unresolved on {{ this }}"
-            " (record_id) where subject_key is null",
-            "create index if not exists {{ this.identifier }}_without_rule on {{ this }}"
-            " (record_id) where catalogue_item is not null and rule_version is null",
-        ],
-    )
-}}
-
--- depends_on: {{ ref('int_credit_record__unioned') }}
--- depends_on: {{ ref('int_subject__identifier_map') }}
-
+{#- Incremental on record_id (config in _records__models.yml): a night recomputes the records
+    of tonight's change set (int_night__changed_records). A changed seed is a deliberate full
+    refresh. #}
 with
 
--- not materialized: referenced twice below, PostgreSQL would otherwise compute every record
--- once into a work table instead of looking up just the night's records
+-- not materialized: PostgreSQL then looks up just the night's records by index
 resolved as not materialized (
 
     select * from {{ ref('int_credit_record__resolved') }}
@@ -75,42 +36,10 @@ governance as (
 
 ),
 
--- one value for all reference data that decides windows and items, and for the catalogue
--- edition in force: when any of it changes, the incremental models re-evaluate every record
-fingerprint as (
-
-    select md5(
-        {{ seed_fingerprint(['credit_catalogue', 'publicity_rules', 'penalty_types', 'penalty_safety_markers']) }}
-        || (select coalesce(string_agg(distinct c.edition::text, '|'), '') from catalogue as c)
-    ) as rules_fingerprint
-
-),
-
-{% if is_incremental() %}
-
--- the pre-hook's temporary table (macros/lifecycle_changes.sql): with real statistics on it,
--- the planner looks the night's records up by index instead of hashing every record
-affected_ids as (
-
-    select record_id from {{ this.identifier }}__affected
-
-),
-
-reprocess_all as (
-
-    select coalesce(
-        (select max(rules_fingerprint) from {{ this }}) is distinct from (select rules_fingerprint from fingerprint)
-        or (select min(rules_fingerprint) from {{ this }}) is distinct from (select rules_fingerprint from fingerprint),
-        true
-    ) as flag
-
-),
-
-{% endif %}
-
 records as (
 
-    {{ all_or_affected('resolved') }}
+    select * from resolved
+    where {{ in_change_set('record_id', 'int_night__changed_records', 'record_id') }}
 
 ),
 
@@ -259,11 +188,9 @@ final as (
         windowed.batch_id,
         windowed.source_file,
         windowed.source_row,
-        fingerprint.rules_fingerprint,
         {{ dbt.current_timestamp() }} as built_at
 
     from windowed
-    cross join fingerprint
     left join governance on governance.record_id = windowed.record_id
 
 )

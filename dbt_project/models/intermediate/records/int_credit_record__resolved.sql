@@ -39,8 +39,7 @@ matched as (
         and by_orgcode.identifier = records.party_organisation_code
     left join identifier_map as by_taxno
         on by_taxno.identifier_type = 'organisation_code'
-        and length(records.party_tax_number) = 15
-        and by_taxno.identifier = substr(records.party_tax_number, 7, 9)
+        and by_taxno.identifier = {{ organisation_code_of_tax_number('records.party_tax_number') }}
 
 ),
 

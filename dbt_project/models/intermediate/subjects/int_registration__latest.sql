@@ -1,11 +1,10 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- One row per registered USCC: the version with the latest update time wins (GXSJ), ties broken
 -- by delivery order. Earlier names and statuses live on in the snapshot history.
 with
 
 registrations as (
 
-    {{ rows_of_changed_keys(ref('stg_registration__subjects'), ['uscc'], 'registration') }}
+    {{ rows_of_changed_keys(ref('stg_registration__subjects'), ['uscc']) }}
 
 ),
 

@@ -1,29 +1,37 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- Legacy identifiers that lead to a USCC, learnt from the register: the business registration
 -- number (注册号) and the organisation code (GB 11714), either as delivered or as USCC positions
 -- 9-17. An identifier that leads to more than one USCC is ambiguous and resolves nothing.
 with
 
-registrations as (
+registrations as not materialized (
 
     select * from {{ ref('stg_registration__subjects') }}
 
 ),
 
+batches as (
+
+    select * from {{ ref('int_night__batches') }}
+
+),
+
 {% if is_incremental() %}
--- identifiers a new registration batch mentions: only their USCC sets can have changed
+-- identifiers the registration batches taken since the last build mention: only their USCC
+-- sets can have changed
+night_registrations as not materialized (
+
+    select * from registrations
+    where batch_id in ({{ changed_since_last_build('batches', 'batch_id') }})
+
+),
+
 changed_identifiers as (
 
-    select registration_number as identifier from registrations
-    where batch_id in (select batch_id from ({{ new_batches('registration') }}) as new_batches)
-      and registration_number is not null
+    select registration_number as identifier from night_registrations where registration_number is not null
     union
-    select organisation_code from registrations
-    where batch_id in (select batch_id from ({{ new_batches('registration') }}) as new_batches)
-      and organisation_code is not null
+    select organisation_code from night_registrations where organisation_code is not null
     union
-    select substr(uscc, 9, 9) from registrations
-    where batch_id in (select batch_id from ({{ new_batches('registration') }}) as new_batches)
+    select substr(uscc, 9, 9) from night_registrations
 
 ),
 {% endif %}

@@ -1,4 +1,3 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per judicial list entry (case + party + list type). The entry's latest
 -- interval decides: while the court's snapshot carries it, it is listed; the first snapshot
 -- without it is the removal date (a status change, never a deletion). Publicity starts on the
@@ -8,11 +7,12 @@ with
 intervals as (
 
     {#- an entry also changes when a new snapshot no longer carries it: the merge then records
-        removed_on on the existing interval, whose batch_id stays that of the first sighting -#}
-    {%- set removed_since_new -%}
-        removed_on >= (select min(delivery_date) from ({{ new_batches('judicial') }}) as judicial_batches)
+        removed_on (the snapshot's delivery date) on the existing interval, whose batch_id stays
+        that of the first sighting -#}
+    {%- set removed_tonight -%}
+        removed_on in ({{ night_delivery_dates('judicial') }})
     {%- endset %}
-    {{ rows_of_changed_keys(ref('stg_judicial__listings'), ['case_code', 'party_key', 'list_type'], 'judicial', removed_since_new) }}
+    {{ rows_of_changed_keys(ref('stg_judicial__listings'), ['case_code', 'party_key', 'list_type'], removed_tonight) }}
 
 ),
 

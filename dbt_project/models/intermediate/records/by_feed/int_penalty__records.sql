@@ -1,4 +1,3 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per penalty decision (authority code + decision number), latest version
 -- wins in delivery order: U corrections replace the content, D (and legacy CF_ZT 1) revokes the
 -- decision, which ends publication on the day the revocation arrived. Nothing is deleted.
@@ -10,7 +9,7 @@ with
 
 decisions as (
 
-    {{ rows_of_changed_keys(ref('stg_penalty__decisions'), ['authority_code', 'decision_number'], 'penalty') }}
+    {{ rows_of_changed_keys(ref('stg_penalty__decisions'), ['authority_code', 'decision_number']) }}
 
 ),
 

@@ -5,9 +5,9 @@ with
 latest as (
 
     select * from {{ ref('int_registration__latest') }}
-    {%- if is_incremental() %}
-    where built_at > {{ built_since() }}
-    {%- endif %}
+    where uscc in (
+        select uscc from ({{ rows_of_changed_keys(ref('stg_registration__subjects'), ['uscc']) }}) as registrations
+    )
 
 ),
 

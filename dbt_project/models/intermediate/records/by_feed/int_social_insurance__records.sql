@@ -1,4 +1,3 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per arrears document (department + document number + insurance type); the
 -- row with the latest update date wins. The document type decides the catalogue item. 已撤销
 -- revokes any document. Full payment (已补缴) ends only a 限期缴纳通知 (the notice asked for
@@ -8,7 +7,7 @@ with
 
 arrears as (
 
-    {{ rows_of_changed_keys(ref('stg_social_insurance__arrears'), ['department_code', 'document_number', 'insurance_type'], 'social_insurance') }}
+    {{ rows_of_changed_keys(ref('stg_social_insurance__arrears'), ['department_code', 'document_number', 'insurance_type']) }}
 
 ),
 

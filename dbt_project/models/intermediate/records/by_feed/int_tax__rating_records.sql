@@ -1,4 +1,3 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per taxpayer and rating year, latest delivery wins. Only the A list is
 -- published (catalogue TAX-RATING-A); other levels are kept for authorised queries and the grade.
 -- A later year's rating replaces the earlier one: the earlier record ends (removed) on the day the
@@ -9,7 +8,7 @@ with
 
 ratings as (
 
-    {{ rows_of_changed_keys(ref('stg_tax__ratings'), ['taxpayer_number'], 'tax') }}
+    {{ rows_of_changed_keys(ref('stg_tax__ratings'), ['taxpayer_number']) }}
 
 ),
 

@@ -1,11 +1,10 @@
--- depends_on: {{ ref('stg_quality__batches') }}
 -- One credit record per major tax violation (authority code + decision number), latest version
 -- wins. Removal from publication (CCRQ, or status 已撤出 after full payment) ends it early.
 with
 
 violations as (
 
-    {{ rows_of_changed_keys(ref('stg_tax__violations'), ['authority_code', 'decision_number'], 'tax') }}
+    {{ rows_of_changed_keys(ref('stg_tax__violations'), ['authority_code', 'decision_number']) }}
 
 ),
 

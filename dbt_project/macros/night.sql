@@ -1,0 +1,63 @@
+{#- Tonight's change set (models/intermediate/night/): the one incremental idiom of the project.
+
+    Each change-set model is a small keyed table whose `changed_at` says when a build last found
+    the key changed: int_night__batches (batches), int_night__changed_records and
+    int_night__status_calendar (records), int_night__changed_subjects (subjects). Every
+    incremental model `ref`s one of them and recomputes the keys changed since its own last build
+    (`changed_since_last_build`), so a table that is several builds behind (marts_candidate after
+    a publish swap, a model that failed last night) catches up with all of them, and a table
+    that is up to date reads only tonight's keys, by index.
+
+    Models whose rows can disappear (the fact when a record passes retention, the marts when a
+    record stops being published or a subject leaves) use the `change_set` strategy below: dbt's
+    delete+insert, except that the delete covers every key of the change set, not only the keys
+    the model returned. First builds and --full-refresh simply select everything. -#}
+
+
+{#- When this table was last built: every change-set key stamped later is news to it. -#}
+{% macro last_build(relation=this) -%}
+    (select coalesce(max(built_at), '-infinity'::timestamptz) from {{ relation }})
+{%- endmacro %}
+
+
+{#- The keys of a change-set model changed since this table's last build (a subquery). -#}
+{% macro changed_since_last_build(change_set, key, relation=this) -%}
+    select {{ key }} from {{ change_set }} where changed_at > {{ last_build(relation) }}
+{%- endmacro %}
+
+
+{#- SQL condition for a model's input: `column` is in the night's scope (everything outside
+    incremental runs). The change set is `ref`'d here, outside the branch, so lineage always
+    shows it. -#}
+{% macro in_change_set(column, change_set, key) -%}
+    {%- set change_set_relation = ref(change_set) -%}
+    {%- if is_incremental() -%}
+    {{ column }} in ({{ changed_since_last_build(change_set_relation, key) }})
+    {%- else -%}
+    true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- incremental_strategy: change_set. Config: `change_set` (the change-set model) and
+    `change_set_key` (its key column in this table; default unique_key). Deletes the rows of
+    every key changed since this table's last build (one statement: the watermark is read before
+    anything is deleted), then inserts the model's rows, in the model's transaction. -#}
+{% macro get_incremental_change_set_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set unique_key = arg_dict['unique_key'] -%}
+    {%- set key = config.get('change_set_key') or unique_key -%}
+    {%- set change_set = ref(config.require('change_set')) -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where {{ key }} in ({{ changed_since_last_build(change_set, key, target) }})
+       or {{ unique_key }} in (select {{ unique_key }} from {{ arg_dict['temp_relation'] }});
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+
+{#- The as-of date the change-set model was last built for (null on its first build). -#}
+{% macro previous_as_of(relation=this) -%}
+    (select max(as_of) from {{ relation }})
+{%- endmacro %}

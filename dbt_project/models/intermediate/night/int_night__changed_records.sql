@@ -1,0 +1,116 @@
+-- Records whose inputs changed since this table's last build, and why: the feed tables rewrote
+-- them (new or corrected rows, judicial removals), the stewards decided on them, a legacy
+-- identifier they carry now leads elsewhere in the register, the catalogue edition in force
+-- changed for their record type, or the as-of date went back (then every record). What the
+-- lifecycle recomputes; stamped with this build's time and as-of date.
+with
+
+-- import CTEs, not materialized: each use below reads only what it needs, by index
+records as not materialized (
+
+    select * from {{ ref('int_credit_record__unioned') }}
+
+),
+
+stewards as not materialized (
+
+    select * from {{ ref('int_governance__record_state') }}
+
+),
+
+identifier_map as not materialized (
+
+    select * from {{ ref('int_subject__identifier_map') }}
+
+),
+
+catalogue as (
+
+    select * from {{ ref('credit_catalogue') }}
+
+),
+
+{% if is_incremental() %}
+
+since as (
+
+    select
+        coalesce(max(changed_at), '-infinity'::timestamptz) as changed_at,
+        max(as_of) as as_of
+
+    from {{ this }}
+
+),
+
+-- identifiers whose USCC set the register changed since
+identifiers as (
+
+    select identifier from identifier_map
+    where built_at > (select changed_at from since)
+
+),
+
+-- record types whose catalogue item changes between the last as-of date and tonight's
+catalogue_moved as (
+
+    select record_type from catalogue
+    where effective_from > (select as_of from since) and effective_from <= {{ as_of_date() }}
+       or effective_to > (select as_of from since) and effective_to <= {{ as_of_date() }}
+
+),
+
+changes as (
+
+    select record_id, 'delivered' as reason from records
+    where built_at > (select changed_at from since)
+
+    union all
+
+    -- written outside dbt while a build may be running: look back a little (recomputing twice is harmless)
+    select record_id, 'stewards_decision' from stewards
+    where changed_at > (select changed_at from since) - interval '{{ var("incremental_lookback_hours") }} hours'
+
+    union all
+
+    select record_id, 'identifier_mapping' from records
+    where party_registration_number in (select identifier from identifiers)
+       or party_organisation_code in (select identifier from identifiers)
+       or {{ organisation_code_of_tax_number('party_tax_number') }} in (select identifier from identifiers)
+
+    union all
+
+    -- (both checks below are decided once, before any record is read)
+    select record_id, 'catalogue_edition' from records
+    where exists (select from catalogue_moved) and record_type in (select record_type from catalogue_moved)
+
+    union all
+
+    select record_id, 'as_of_date_earlier' from records
+    where {{ as_of_date() }} < (select as_of from since)
+
+),
+
+{% else %}
+
+changes as (
+
+    select record_id, 'full_refresh' as reason from records
+
+),
+
+{% endif %}
+
+final as (
+
+    select
+        record_id,
+        array_agg(distinct reason order by reason) as reasons,
+        {{ as_of_date() }} as as_of,
+        {{ dbt.current_timestamp() }} as changed_at
+
+    from changes
+    group by record_id
+
+)
+
+select * from final

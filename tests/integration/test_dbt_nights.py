@@ -1,0 +1,112 @@
+"""More nights for the proof of sameness: a seed change, then a night where only dates move.
+
+Nights 1 and 2 as in ``test_dbt_build``. Night 3 changes a reference seed (a fine, 罚款, becomes
+a serious penalty type) and runs the deliberate full refresh a seed change asks for. Night 4
+delivers nothing: only the as-of date moves, two years on, so publicity windows end and records
+pass retention. Night 4 must rewrite only the records whose status-change date came, and every
+built table must then equal a full refresh of the same state.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from test_dbt_build import (
+    AUTHORITY,
+    BUILT_TABLES,
+    NIGHT_2,
+    ORG_B,
+    ORG_D,
+    a_day_passes,
+    build,
+    build_two_nights,
+    differences,
+    keep_incremental_copies,
+    private_warehouse,
+    record_id,
+    rows,
+)
+
+from credit_dw.dbt import DBT_PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+
+NIGHT_4 = date(2029, 8, 1)  # no delivery: ORG_A's 2025 penalty has expired, ORG_D's warning passed retention
+
+
+def project_with_serious_fines(base: Path) -> list[str]:
+    """A copy of the dbt project whose penalty-type seed makes 罚款 serious; its dbt flags."""
+    project = base / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    seed = project / "seeds" / "penalty_types.csv"
+    text = seed.read_text()
+    assert "罚款,ordinary," in text
+    seed.write_text(text.replace("罚款,ordinary,", "罚款,serious,"))
+    # the unit tests pin the shipped seeds' rules; this copy changed one on purpose
+    return ["--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(base / "target"), "--log-path", str(base / "logs"),
+            "--exclude", "test_type:unit"]
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("dbt_nights")
+    flags = ["--target-path", str(base / "target"), "--log-path", str(base / "logs")]
+    changed = project_with_serious_fines(base / "changed")
+    with private_warehouse("credit_dw_test_nights") as dsn:
+        build_two_nights(dsn, flags)
+        a_day_passes(dsn)
+        # night 3: the seed changed; a changed seed is a deliberate full refresh
+        build(dsn, changed, NIGHT_2, "--full-refresh")
+        a_day_passes(dsn)
+        # night 4: nothing delivered, only the date moves
+        build(dsn, changed, NIGHT_4)
+        with psycopg.connect(dsn) as conn:
+            conn.execute("create table public.night_4_fact as select record_id, built_at = max(built_at) over ()"
+                         " as rewritten from marts_candidate.fct_credit_record")
+            conn.execute("create table public.night_4_calendar as select record_id, in_fact, changed_at"
+                         " = max(changed_at) over () as stamped from intermediate.int_night__status_calendar")
+        keep_incremental_copies(dsn)
+        build(dsn, changed, NIGHT_4, "--full-refresh")
+        yield dsn
+
+
+@pytest.mark.parametrize("table", BUILT_TABLES)
+def test_after_a_seed_change_and_a_dates_only_night_incremental_equals_full_refresh(nights: str, table: str) -> None:
+    assert differences(nights, table) == ([], [])
+
+
+def test_the_seed_change_reached_the_marts(nights: str) -> None:
+    fine = record_id("penalty", AUTHORITY, "宁市监罚〔2026〕3号")
+    assert rows(nights, "select severity from marts_candidate.fct_credit_record where record_id = %s",
+                fine) == [("serious",)]
+
+
+def test_a_dates_only_night_rewrites_only_the_records_whose_date_came(nights: str) -> None:
+    rewritten = {r[0] for r in rows(nights, "select record_id from public.night_4_fact where rewritten")}
+    expired = record_id("penalty", AUTHORITY, "宁市监罚〔2025〕1号")  # serious, published until 2028-05-31
+    assert expired in rewritten
+    assert rows(nights, "select status from marts_candidate.fct_credit_record where record_id = %s",
+                expired) == [("expired",)]
+    # the warning was retained three years from its decision (2026-07-01): it left the fact, and
+    # so did every record whose retention ended between the nights; the profile counts the rest
+    departed = {r[0] for r in rows(nights, "select record_id from intermediate.int_credit_record__lifecycle"
+                                           " where retention_end >= %s and retention_end < %s", NIGHT_2, NIGHT_4)}
+    assert record_id("penalty", AUTHORITY, "宁市监罚〔2026〕4号") in departed
+    stamped_out = {r[0] for r in rows(nights, "select record_id from public.night_4_calendar"
+                                              " where stamped and not in_fact")}
+    assert departed <= stamped_out  # the departure is in night 4's change set
+    assert rows(nights, "select count(*) from marts_candidate.fct_credit_record where record_id = any(%s)",
+                list(departed)) == [(0,)]
+    assert rows(nights, "select records_total from marts_candidate.subject_credit_profile where subject_key = %s",
+                ORG_D) == rows(nights, "select count(*) from marts_candidate.fct_credit_record where subject_key = %s",
+                               ORG_D)
+    # nothing happens to an open registration record by date alone
+    assert record_id("registration", ORG_B) not in rewritten
+    total = rows(nights, "select count(*) from public.night_4_fact")[0][0]
+    assert 0 < len(rewritten) < total
