@@ -116,11 +116,18 @@ def _as_of_vars(as_of: date) -> str:
     return f"{{as_of_date: '{as_of.isoformat()}'}}"
 
 
-def dbt_build_step(as_of: date) -> None:
-    """The whole dbt project in one ``dbt build`` (the DAG runs the same nodes via Cosmos)."""
+def dbt_build_step(as_of: date, full_refresh: bool = False) -> None:
+    """The dbt project in one ``dbt build`` (the DAG runs the same nodes via Cosmos).
+
+    A night builds every model incremental on tonight's change set and runs only the data tests
+    selected for nights (``selectors.yml``: ``nightly``). A full refresh (after a change of a
+    seed or the catalogue, or when asked) rebuilds everything and runs every test, unit tests
+    included.
+    """
     from credit_dw.dbt import run_dbt
 
-    run_dbt(["build", "--vars", _as_of_vars(as_of)])
+    scope = ["--full-refresh"] if full_refresh else ["--selector", "nightly"]
+    run_dbt(["build", *scope, "--vars", _as_of_vars(as_of)])
 
 
 def validate_marts_step(plan: BuildPlan) -> dict:
@@ -170,14 +177,14 @@ def report_step(plan: BuildPlan) -> Path:
     return render_report(as_of=plan.as_of, run_id=plan.run_id)
 
 
-def build(plan: BuildPlan) -> Path:
+def build(plan: BuildPlan, full_refresh: bool = False) -> Path:
     """Everything ``build_warehouse`` does, in-process; returns the report path.
 
     The report is rendered even when a gate blocks publication (then the error is re-raised).
     """
     try:
         validate_feeds_step(plan)
-        dbt_build_step(plan.as_of)
+        dbt_build_step(plan.as_of, full_refresh=full_refresh)
         validate_marts_step(plan)
         publish_step(plan)
         docs_step(plan.as_of)

@@ -11,6 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date", type=date.fromisoformat, default=None,
                    help="as-of date of publicity windows and statuses (default: today, Asia/Shanghai);"
                         " the build gates every pending batch whatever the date")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild every table from all data and run every test: after a change of a seed "
+                        "(reference data, the catalogue) or to re-evaluate everything")
     p.set_defaults(handler=_build)
 
     d = sub.add_parser("dbt", help="run a dbt command on the project with the warehouse profile")
@@ -24,7 +27,7 @@ def _build(args: argparse.Namespace) -> int:
 
     plan = pipeline.BuildPlan(run_id=f"cli__{datetime.now().strftime('%Y%m%dT%H%M%S')}",
                               as_of=args.date or today(), run_type="cli")
-    report = pipeline.build(plan)
+    report = pipeline.build(plan, full_refresh=args.full_refresh)
     print(f"published marts as of {plan.as_of} (run {plan.run_id}); report: {report}")
     return 0
 

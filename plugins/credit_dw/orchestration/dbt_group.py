@@ -1,12 +1,15 @@
-"""The Cosmos task group that runs the dbt project node by node.
+"""The Cosmos task group that runs the dbt project node by node, and the night's tests.
 
 Manifest-based rendering (``LoadMode.DBT_MANIFEST``): the manifest is produced ahead of time by
 ``credit-dw dbt parse`` (``make setup`` and ``credit-dw demo`` do it), so parsing the DAG never
 invokes dbt. dbt runs in-process (``InvocationMode.DBT_RUNNER``) from the same virtualenv.
 The profile is the project's own ``profiles.yml``, which reads the same environment as the CLI.
-Seeds, staging and intermediate views run as one task (``dbt_foundation``); snapshots, marts and
-steward models are rendered node by node by Cosmos, so the objects analysts see each have their
-own task, retries and tests in the Airflow UI.
+Seeds, staging, intermediate views and tonight's change set run as one task (``dbt_foundation``);
+snapshots, marts and steward models are rendered node by node by Cosmos, so the objects analysts
+see each have their own task and retries in the Airflow UI. Every model is incremental on the
+change set, so a night's node costs what changed. The data tests a night runs are the cheap ones
+(``selectors.yml``: ``nightly``), in one task after the marts (``dbt_tests``); unit tests and the
+other data tests run in CI and in the full refresh (``credit-dw build --full-refresh``).
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ class ManifestMissing(RuntimeError):
     pass
 
 
-# Reference data and plumbing: seeds and the staging / intermediate views. Seconds of dbt work
-# in total, so one task; rendering them node by node would cost ~5 s of Airflow overhead each.
+# Reference data and plumbing: seeds, the staging / intermediate views and tonight's change set.
+# Seconds of dbt work in total, so one task; rendering them node by node would cost ~5 s of
+# Airflow overhead each.
 FOUNDATION = ["resource_type:seed", "path:models/staging", "path:models/intermediate"]
-# What analysts and stewards get: rendered node by node, each with its own retries and tests.
+# What analysts and stewards get: rendered node by node, each with its own retries.
 PUBLISHED = ["resource_type:snapshot", "path:models/marts", "path:models/stewards"]
+# The night's data tests (dbt_project/selectors.yml).
+NIGHTLY_SELECTOR = "nightly"
 
 
 def _configs():
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, TestIndirectSelection
+    from cosmos.constants import ExecutionMode, InvocationMode
 
     if not MANIFEST.exists():
         raise ManifestMissing(
@@ -45,35 +51,27 @@ def _configs():
         target_name="warehouse",
         profiles_yml_filepath=Path(DBT_PROJECT_DIR / "profiles.yml"),
     )
-    execution = ExecutionConfig(
-        execution_mode=ExecutionMode.LOCAL,
-        invocation_mode=InvocationMode.DBT_RUNNER,
-        # A test that reads several models (relationships, cross-model checks) must not run in
-        # the task of its first parent, before the others exist: cautious selection plus
-        # detached multi-parent tests give each such test its own task after all its parents.
-        test_indirect_selection=TestIndirectSelection.CAUTIOUS,
-    )
+    execution = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
     return project, profile, execution
 
 
 def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
-    """``dbt_foundation`` (one ``dbt build``) followed by a Cosmos ``DbtTaskGroup`` of the marts."""
+    """``dbt_foundation`` (one ``dbt build``), a Cosmos ``DbtTaskGroup`` of the marts, then
+    ``dbt_tests`` (the night's data tests). Returns the first and the last task."""
     from cosmos import DbtTaskGroup, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-    from cosmos.operators.local import DbtBuildLocalOperator
+    from cosmos.operators.local import DbtBuildLocalOperator, DbtTestLocalOperator
 
     project, profile, execution = _configs()
     dbt_vars = {"as_of_date": as_of_date}
+    common = {"project_dir": str(DBT_PROJECT_DIR), "profile_config": profile, "vars": dbt_vars,
+              "install_deps": False, "invocation_mode": InvocationMode.DBT_RUNNER, "retries": 1}
     foundation = DbtBuildLocalOperator(
         task_id="dbt_foundation",
-        project_dir=str(DBT_PROJECT_DIR),
-        profile_config=profile,
         select=FOUNDATION,
-        vars=dbt_vars,
-        install_deps=False,
-        invocation_mode=InvocationMode.DBT_RUNNER,
-        indirect_selection="cautious",
-        retries=1,
+        # models only: the night's tests run once, in dbt_tests, after everything is built
+        indirect_selection="empty",
+        **common,
     )
     group = DbtTaskGroup(
         group_id=group_id,
@@ -83,14 +81,13 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=PUBLISHED,
-            # One `dbt build` task per node: the model and its own tests together.
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
+            test_behavior=TestBehavior.NONE,
         ),
         operator_args={"vars": dbt_vars, "retries": 1, "install_deps": False},
     )
-    foundation >> group
-    return foundation, group
+    tests = DbtTestLocalOperator(task_id="dbt_tests", selector=NIGHTLY_SELECTOR, **common)
+    foundation >> group >> tests
+    return foundation, tests
 
 
 def manifest_is_stale() -> bool:
