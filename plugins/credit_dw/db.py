@@ -3,8 +3,10 @@
 Why a small migration runner instead of Alembic or Flyway: the non-dbt schema is a handful of
 plain SQL files that DBAs review as SQL; a 40-line runner keeps them ordered (``V###__*.sql``,
 applied once, recorded with a checksum in ``governance.schema_migration``) and re-applies the
-repeatable ``R__*.sql`` files (grants) on every run. Flyway needs a JVM; Alembic would wrap the
-same SQL in Python. Everything runs under an advisory lock, so concurrent inits are safe.
+repeatable ``R__*.sql`` files (grants) on every run. A feed whose raw table does not exist
+yet gets the table its spec describes (``credit_dw.feeds.schema``) before the grants. Flyway
+needs a JVM; Alembic would wrap the same SQL in Python. Everything runs under an advisory
+lock, so concurrent inits are safe.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from credit_dw import cluster
 from credit_dw.config import LocalCluster, external_dsn, warehouse_dsn
+from credit_dw.feeds.schema import create_missing_raw_tables
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x63726477  # "crdw"
@@ -88,6 +91,9 @@ def migrate(dsn: str) -> list[str]:
                     (version, checksum),
                 )
             applied.append(path.name)
+        # a feed without a table yet gets the one its spec describes (before the grants)
+        with conn.transaction():
+            applied += [f"raw table {t} from its feed spec" for t in create_missing_raw_tables(conn)]
         for path in sorted(MIGRATIONS_DIR.glob("R__*.sql")):
             with conn.transaction():
                 conn.execute(path.read_text())

@@ -79,6 +79,7 @@ class FieldSpec:
     party_type_field: str | None = None          # identifier: source field saying person or organisation
     person_types: tuple[str, ...] = ()           # values of party_type_field meaning a natural person
     authoritative: bool = False                  # uscc: the register's own code, a USCC by definition
+    sql_type: str | None = None                  # raw column type when not the type's default
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class FileKind:
     count_bounds: CountBounds
     derived: tuple[str, ...] = ()   # named row hooks in credit_dw.ingest.derive
     sheet: int = 0                  # xlsx: sheet index
+    record_key: tuple[str, ...] = ()   # columns of one credit record across deliveries (default natural_key)
+    description: str = ""           # what the raw table holds (dbt source docs)
 
     def matches(self, filename: str) -> bool:
         return fnmatch.fnmatchcase(filename, self.pattern)
@@ -166,6 +169,7 @@ class FeedSpec:
     lookups: dict[str, dict[str, str]]
     path: Path
     rejection_bounds: RejectionBounds = RejectionBounds()
+    freshness: dict[str, Any] = field(default_factory=dict)   # dbt source freshness of the deliveries
 
     def kind_for(self, filename: str) -> FileKind | None:
         return next((k for k in self.files if k.matches(filename)), None)
@@ -204,14 +208,18 @@ def load_lookup(filename: str, key: str, value: str) -> dict[str, str]:
 # --- parsing -------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"feed", "description", "schedule", "raw_tables", "done_timeout_hours",
-             "format", "encoding", "count_bounds", "rejection_bounds", "lookups", "files"}
+             "format", "encoding", "count_bounds", "rejection_bounds", "lookups", "files", "freshness"}
 _KIND_KEYS = {"kind", "pattern", "raw_table", "format", "encoding", "field_sets", "natural_key",
-              "change_semantics", "count_bounds", "derived", "sheet"}
+              "change_semantics", "count_bounds", "derived", "sheet", "record_key", "description"}
 _SET_KEYS = {"name", "fields", "ignored", "constants"}
 _FIELD_KEYS = {"column", "type", "required", "validator", "values", "map", "separator", "open_ended",
                "on_check_failure", "flag_column", "id_type_field", "id_type", "hash_column",
                "masked_column", "type_column", "uscc_column", "derive", "not_after_delivery",
-               "party_type_field", "person_types", "authoritative"}
+               "party_type_field", "person_types", "authoritative", "sql_type"}
+
+
+# A daily feed: warn after a day and a half without a loaded file, error after three days.
+_DEFAULT_FRESHNESS = {"warn_after": {"count": 36, "period": "hour"}, "error_after": {"count": 72, "period": "hour"}}
 
 
 def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
@@ -250,6 +258,7 @@ def _parse(path: Path, data: dict) -> FeedSpec:
         lookups=lookups,
         path=path,
         rejection_bounds=_rejection_bounds(where, data.get("rejection_bounds") or {}),
+        freshness=dict(data.get("freshness") or _DEFAULT_FRESHNESS),
     )
 
 
@@ -293,6 +302,8 @@ def _kind(where: str, data: dict, top: dict, bounds: CountBounds, lookups: dict)
         count_bounds=_bounds(data.get("count_bounds") or {}, bounds),
         derived=tuple(data.get("derived") or ()),
         sheet=int(data.get("sheet", 0)),
+        record_key=tuple(data.get("record_key") or data["natural_key"]),
+        description=" ".join(str(data.get("description") or "").split()),
     )
 
 
@@ -351,4 +362,5 @@ def _field(where: str, source: str, data: dict, lookups: dict) -> FieldSpec:
         party_type_field=data.get("party_type_field"),
         person_types=tuple(str(v) for v in data.get("person_types") or ()),
         authoritative=bool(data.get("authoritative", False)),
+        sql_type=data.get("sql_type"),
     )
