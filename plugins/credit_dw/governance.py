@@ -26,21 +26,21 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from credit_dw import db
+from credit_dw.feeds import schema as feed_schema
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 IN_FORCE = ("active", "disputed", "corrected")
 LIFECYCLE_VIEW = "intermediate.int_credit_record__lifecycle"
 
-# Natural key of each raw table, in the order the dbt record models build natural_key
-# (models/intermediate/records/int_*__records.sql); the purge matches raw rows on it.
-RAW_NATURAL_KEYS: dict[str, list[str]] = {
-    "raw.registration": ["uscc"],
-    "raw.penalty": ["authority_code", "decision_number"],
-    "raw.judicial_listing": ["case_code", "party_key", "list_type"],
-    "raw.tax_violation": ["authority_code", "decision_number"],
-    "raw.tax_rating": ["taxpayer_number", "rating_year::text"],
-    "raw.social_insurance_arrears": ["department_code", "document_number", "insurance_type"],
-}
+
+
+def raw_record_keys() -> dict[str, list[str]]:
+    """Record key of each raw table (spec ``record_key``, default ``natural_key``) as text parts,
+    in the order the dbt record models build ``natural_key``; the purge matches raw rows on it.
+    ``tests/integration/test_feed_schema.py`` checks every built record against it."""
+    return {table: feed_schema.record_key_sql(kind) for table, (_, kind) in feed_schema.file_kinds().items()}
+
+
 _RECORD_COLUMNS = (
     "record_id, feed, catalogue_item, item_name, status, status_since, is_publishable, rule_version,"
     " publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, party_name,"
@@ -396,10 +396,12 @@ def purge_expired(as_of: date | None = None, dsn: str | None = None, dry_run: bo
 
 def _purge_raw(conn: psycopg.Connection, counts: list[PurgeCount], rule: str) -> set[str]:
     hashes: set[str] = set()
-    for table, key in RAW_NATURAL_KEYS.items():
+    for table, (_, kind) in feed_schema.file_kinds().items():
         schema, name = table.split(".")
+        hash_columns = feed_schema.hash_columns(kind)
         returning = (
-            sql.SQL(" returning party_id_hash, legal_rep_id_hash") if table == "raw.penalty" else sql.SQL("")
+            sql.SQL(" returning ") + sql.SQL(", ").join(map(sql.Identifier, hash_columns))
+            if hash_columns else sql.SQL("")
         )
         cur = conn.execute(
             sql.SQL(
@@ -407,12 +409,12 @@ def _purge_raw(conn: psycopg.Connection, counts: list[PurgeCount], rule: str) ->
                 " where e.source_table = %s and e.natural_key = array[{key}]{returning}"
             ).format(
                 table=sql.Identifier(schema, name),
-                key=sql.SQL(", ").join(sql.SQL("r.") + sql.SQL(part) for part in key),
+                key=sql.SQL(", ").join(sql.SQL("r.") + sql.SQL(part) for part in feed_schema.record_key_sql(kind)),
                 returning=returning,
             ),
             (table,),
         )
-        if table == "raw.penalty":
+        if hash_columns:
             hashes.update(h for row in cur.fetchall() for h in row if h)
         if cur.rowcount:
             counts.append(PurgeCount(table, cur.rowcount, rule))
@@ -469,12 +471,18 @@ def _purge_derived(conn: psycopg.Connection, counts: list[PurgeCount], rule: str
 
 
 def _purge_person_identities(conn: psycopg.Connection, counts: list[PurgeCount], hashes: set[str]) -> None:
-    """Clear IDs of purged penalty parties that no remaining raw row refers to."""
+    """Clear IDs of purged parties that no remaining raw row refers to (any feed's hash columns)."""
     if not hashes:
         return
+    still_used = [
+        sql.SQL("exists (select from {t} r where p.id_hash in ({cols}))").format(
+            t=sql.Identifier(*table.split(".")), cols=sql.SQL(", ").join(map(sql.Identifier, cols)))
+        for table, (_, kind) in feed_schema.file_kinds().items()
+        if (cols := feed_schema.hash_columns(kind))
+    ]
     cur = conn.execute(
-        "delete from restricted.person_identity as p where p.id_hash = any(%s)"
-        " and not exists (select from raw.penalty r where p.id_hash in (r.party_id_hash, r.legal_rep_id_hash))",
+        sql.SQL("delete from restricted.person_identity as p where p.id_hash = any(%s) and not ({})").format(
+            sql.SQL(" or ").join(still_used) if still_used else sql.SQL("false")),
         (list(hashes),),
     )
     if cur.rowcount:

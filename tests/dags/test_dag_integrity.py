@@ -17,12 +17,11 @@ import pytest
 
 from credit_dw.airflow_env import STATIC
 from credit_dw.config import PROJECT_ROOT
+from credit_dw.feeds import all_specs
 
 DAG_FILES = sorted((PROJECT_ROOT / "dags").glob("*.py"))
-EXPECTED_DAGS = {
-    "ingest_registration", "ingest_penalty", "ingest_judicial", "ingest_tax",
-    "ingest_social_insurance", "build_warehouse",
-}
+# one ingest DAG per feed spec, made by the factory, and the build
+EXPECTED_DAGS = {f"ingest_{spec.feed}" for spec in all_specs()} | {"build_warehouse"}
 
 _PROBE = r"""
 import json, socket, sys, time

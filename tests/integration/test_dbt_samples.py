@@ -23,13 +23,14 @@ from test_dbt_build import (
     rows,
 )
 
+from credit_dw.feeds import all_specs
 from credit_dw.ingest.delivery import delivery_ready, ingest_delivery
 
 pytestmark = pytest.mark.slow
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "landing"
 NIGHTS = [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)]
-FEEDS = ["registration", "penalty", "judicial", "tax", "social_insurance"]
+FEEDS = [spec.feed for spec in all_specs()]
 
 
 def ingest_night(dsn: str, day: date) -> None:

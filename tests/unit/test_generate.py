@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from credit_dw.cli import main
 from credit_dw.config import PROJECT_ROOT
+from credit_dw.feeds import all_specs
 from credit_dw.generate import DONE_MARKER, SUMMARY_FILE, GenerationSummary, generate
 from credit_dw.generate.writers import BAD_BYTES
 from credit_dw.identifiers import (
@@ -34,7 +35,7 @@ from credit_dw.identifiers import (
 
 START = date(2026, 11, 20)
 DAYS = 3
-FEEDS = ("registration", "penalty", "judicial", "tax", "social_insurance")
+FEEDS = tuple(spec.feed for spec in all_specs())   # every feed has a generator
 DEPARTMENTS = PROJECT_ROOT / "plugins" / "credit_dw" / "feeds" / "departments.csv"
 DIVISIONS = PROJECT_ROOT / "dbt_project" / "seeds" / "admin_divisions.csv"
 SAMPLES = PROJECT_ROOT / "samples" / "landing"

@@ -1,4 +1,4 @@
-"""``credit-dw generate``: write deterministic sample deliveries for all five feeds."""
+"""``credit-dw generate``: write deterministic sample deliveries for every feed."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.add_argument("--defect-rate", type=float, default=0.03, help="share of defective rows (default 0.03)")
     gen.add_argument("--feed", action="append", dest="feeds", metavar="FEED",
-                     help="only this feed (repeatable; default all five)")
+                     help="only this feed (repeatable; default all)")
     gen.set_defaults(handler=_generate)
 
 

@@ -1,29 +1,35 @@
-"""Deterministic sample deliveries for all five feeds, in the departments' exact formats.
+"""Deterministic sample deliveries for every feed, in the departments' exact formats.
 
 ``generate(out, start, days, rows, seed)`` writes ``out/<feed>/<YYYY-MM-DD>/`` folders (each
 closed by an empty ``_DONE`` written last) and ``out/_generation.json`` with the per-file
 defect counts. Same arguments, byte-identical files: every record is a pure function of the
 seed and its index (see ``rng``), so the generator streams with constant memory and can
-regenerate any earlier record when a later day corrects it.
+regenerate any earlier record when a later day corrects it. Each feed spec has its generator
+module here, ``credit_dw.generate.<feed>`` with ``write_day(plan, day, folder)``: a new feed's
+generator is found by its name.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from credit_dw.generate import judicial, penalty, registration, social_insurance, tax
+from credit_dw.feeds import all_specs
 from credit_dw.generate.plan import Plan
 from credit_dw.generate.subjects import Universe
 from credit_dw.generate.summary import SUMMARY_FILE, FileSummary, GenerationSummary
 
-FEEDS = {
-    "registration": registration.write_day,
-    "penalty": penalty.write_day,
-    "judicial": judicial.write_day,
-    "tax": tax.write_day,
-    "social_insurance": social_insurance.write_day,
-}
+
+def _writers() -> dict[str, Callable]:
+    """Feed -> ``write_day`` of its generator module, for every feed spec; registration first
+    (the register the other feeds' parties come from is written first in each day's folder)."""
+    feeds = sorted((s.feed for s in all_specs()), key=lambda feed: (feed != "registration", feed))
+    return {feed: importlib.import_module(f"{__name__}.{feed}").write_day for feed in feeds}
+
+
+FEEDS = _writers()
 DONE_MARKER = "_DONE"
 
 __all__ = ["DONE_MARKER", "FEEDS", "SUMMARY_FILE", "FileSummary", "GenerationSummary", "generate"]
@@ -38,7 +44,7 @@ def generate(
     defect_rate: float = 0.03,
     feeds: list[str] | None = None,
 ) -> GenerationSummary:
-    """Write ``days`` daily deliveries from ``start`` for each feed (all five by default).
+    """Write ``days`` daily deliveries from ``start`` for each feed (all by default).
 
     Raises ``FileExistsError`` if a target day folder already exists: the generator never
     mixes its files with an earlier delivery, and never deletes anything.

@@ -6,7 +6,8 @@ or on the night (row-count bounds from the trailing median, the as-of date of pu
 windows). Code builds them from the small rule tables below; GX's JSON under
 ``expectations/gx/expectations/`` is a generated copy (git-ignored) that Data Docs render.
 
-Run-time numbers enter as GX suite parameters (``{"$PARAMETER": name}``), so the stored suite
+The raw tables' rules come from the feed specs (``rules_from_spec``): a new feed is gated
+without a line here. Run-time numbers enter as GX suite parameters (``{"$PARAMETER": name}``), so the stored suite
 shows which parameter a bound came from and the validation result shows its value.
 """
 
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from credit_dw.feeds import FeedSpec, FileKind
+from credit_dw.feeds import schema as feed_schema
 from credit_dw.quality.masking import CLEAR_ID_REGEX
 
 # GB 32100 shape: 31-symbol set in positions 1-2 and 9-18, division code digits in 3-8.
@@ -39,88 +42,42 @@ class RawTableRules:
     extra: tuple[tuple[str, dict[str, Any]], ...] = ()  # (Expectation class name, kwargs)
 
 
-_LINEAGE = ("batch_id", "source_file", "source_row")
+# Rules that need a judgement beyond the spec, per raw table: (Expectation class name, kwargs).
+_EXTRA: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "tax_rating": (("ExpectColumnValuesToBeBetween",
+                    {"column": "rating_year", "min_value": 2000, "max_value": 2100}),),
+    "social_insurance_arrears": (("ExpectColumnValuesToBeBetween", {"column": "arrears_cny", "min_value": 0}),),
+}
+# A feed loading checksum failures with a flag (register anomalies): a night where more than 5 %
+# carry it means the register or our check broke.
+_WARN_FLAG_MOSTLY = 0.95
+
+
+def rules_from_spec(spec: FeedSpec, kind: FileKind) -> RawTableRules:
+    """The raw rules a file kind's spec implies: columns, required, USCC columns, value sets, leaks.
+
+    The value sets are the spec's enum ``values`` (and field-set constants): defined once, in the
+    spec, for the door, the raw table's CHECKs (tested against it) and this gate.
+    """
+    table = kind.raw_table.removeprefix("raw.")
+    flag_columns = dict.fromkeys(f.flag_column for fs in kind.field_sets for f in fs.fields if f.flag_column)
+    flags = tuple(("ExpectColumnValuesToBeInSet", {"column": c, "value_set": [False], "mostly": _WARN_FLAG_MOSTLY})
+                  for c in flag_columns)
+    return RawTableRules(
+        table=table,
+        feed=spec.feed,
+        columns=tuple(feed_schema.raw_columns(kind)),
+        required=feed_schema.required_columns(kind),
+        uscc_columns={c: 1.0 for c in feed_schema.uscc_columns(kind)},
+        value_sets=feed_schema.value_sets(kind),
+        no_clear_id=feed_schema.free_text_columns(kind),
+        extra=flags + _EXTRA.get(table, ()),
+    )
+
 
 RAW_TABLES: dict[str, RawTableRules] = {
-    r.table: r
-    for r in (
-        RawTableRules(
-            table="registration",
-            feed="registration",
-            columns=("uscc", "uscc_check_failed", "name", "subject_type", "status", "updated_at", *_LINEAGE),
-            required=("uscc", "name", "subject_type", "status", "updated_at"),
-            # Register anomalies (failing check character) pass row parsing with a flag; a night
-            # where more than 5% carry it means the register or our check broke.
-            uscc_columns={"uscc": 1.0},
-            value_sets={
-                "subject_type": ("企业", "个体工商户", "农民专业合作社", "社会组织", "事业单位", "机关"),
-                "status": ("存续", "在业", "吊销", "注销", "迁出"),
-            },
-            no_clear_id=("legal_representative",),
-            extra=(("ExpectColumnValuesToBeInSet",
-                    {"column": "uscc_check_failed", "value_set": [False], "mostly": 0.95}),),
-        ),
-        RawTableRules(
-            table="penalty",
-            feed="penalty",
-            columns=("authority_code", "decision_number", "operation", "field_set", "party_name",
-                     "party_uscc", "decided_on", *_LINEAGE),
-            required=("authority_code", "decision_number", "operation", "party_name", "decided_on"),
-            uscc_columns={"party_uscc": 1.0},
-            value_sets={"operation": ("I", "U", "D"), "field_set": ("current", "legacy")},
-            no_clear_id=("legal_rep_id_masked", "party_id_masked", "party_name", "facts"),
-        ),
-        RawTableRules(
-            table="judicial_listing",
-            feed="judicial",
-            columns=("case_code", "party_key", "list_type", "party_name", "card_num", "party_type",
-                     "first_seen_on", "last_seen_on", *_LINEAGE),
-            required=("case_code", "party_key", "list_type", "party_name", "party_type", "first_seen_on"),
-            uscc_columns={"party_uscc": 1.0},
-            value_sets={"list_type": ("dishonest", "restricted"), "party_type": ("法人", "自然人")},
-            # Not card_num: it holds the USCC of organisations, and an all-digit USCC matches the
-            # ID-number pattern; for persons the door masks any clear ID (uscc_or_person_id), and
-            # the mart gate checks every published column.
-            no_clear_id=("party_name", "legal_representative"),
-        ),
-        RawTableRules(
-            table="tax_violation",
-            feed="tax",
-            columns=("authority_code", "decision_number", "taxpayer_number", "name", "published_on",
-                     "status", *_LINEAGE),
-            required=("authority_code", "decision_number", "taxpayer_number", "name", "published_on",
-                      "status"),
-            uscc_columns={"taxpayer_uscc": 1.0},
-            value_sets={"status": ("公布中", "已撤出")},
-            no_clear_id=("legal_rep_id_masked",),
-        ),
-        RawTableRules(
-            table="tax_rating",
-            feed="tax",
-            columns=("taxpayer_number", "name", "rating_year", "rating_level", *_LINEAGE),
-            required=("taxpayer_number", "name", "rating_year", "rating_level"),
-            uscc_columns={"taxpayer_uscc": 1.0},
-            value_sets={"rating_level": ("A", "B", "M", "C", "D")},
-            extra=(("ExpectColumnValuesToBeBetween",
-                    {"column": "rating_year", "min_value": 2000, "max_value": 2100}),),
-        ),
-        RawTableRules(
-            table="social_insurance_arrears",
-            feed="social_insurance",
-            columns=("unit_name", "uscc", "insurance_type", "arrears_cny", "document_type",
-                     "document_number", "department_code", "decided_on", "status", *_LINEAGE),
-            required=("unit_name", "uscc", "insurance_type", "arrears_cny", "document_number",
-                      "department_code", "decided_on", "status"),
-            uscc_columns={"uscc": 1.0},
-            value_sets={
-                "insurance_type": ("企业职工基本养老保险", "失业保险", "工伤保险", "职工基本医疗保险",
-                                   "住房公积金"),
-                "document_type": ("限期缴纳通知", "行政处罚决定", "严重失信名单认定"),
-                "status": ("欠缴", "已补缴", "已撤销"),
-            },
-            extra=(("ExpectColumnValuesToBeBetween", {"column": "arrears_cny", "min_value": 0}),),
-        ),
-    )
+    rules.table: rules
+    for rules in (rules_from_spec(spec, kind) for spec, kind in feed_schema.file_kinds().values())
 }
 
 # Feed -> raw tables, used when the feed spec (credit_dw.feeds) is not available.
