@@ -4,6 +4,7 @@
     {{ return([
         'records_in_force',
         'adverse_active',
+        'positive_active',
         'penalty_active',
         'serious_penalty_active',
         'dishonest_judgment_debtor_active',

@@ -23,7 +23,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from credit_dw import db
-from credit_dw.dbt import run_dbt
+from credit_dw.dbt import DBT_PROJECT_DIR, run_dbt
+from credit_dw.feeds.dbt_files import record_models
 from credit_dw.identifiers import is_valid_resident_id, mask_id
 
 pytestmark = pytest.mark.slow
@@ -279,11 +280,10 @@ def differences(dsn: str, table: str) -> tuple[list[tuple], list[tuple]]:
             rows(dsn, f"select {columns} from {table} except all select {columns} from {copy}"))
 
 
+# every feed's record table (the by_feed folder), then the shared tables
 BUILT_TABLES = [
-    "intermediate.int_penalty__records", "intermediate.int_judicial__records",
-    "intermediate.int_tax__violation_records", "intermediate.int_tax__rating_records",
-    "intermediate.int_social_insurance__records",
-    "intermediate.int_registration__latest", "intermediate.int_registration__records",
+    *(f"intermediate.{name}" for name in record_models(DBT_PROJECT_DIR)),
+    "intermediate.int_registration__latest",
     "intermediate.int_subject__identifier_map", "intermediate.int_credit_record__lifecycle",
     "marts_candidate.fct_credit_record", "marts_candidate.dim_credit_subject",
     "marts_candidate.dim_credit_subject_history",

@@ -44,8 +44,10 @@ grades as (
 {#- per-subject counts of records in force, by the condition that defines each metric
     (macros/grade_metric_evidence.sql, the one definition explain uses too); the ids of the
     counted records go with them, so a grade reason names the records that triggered it -#}
+{#- positive_active: positive information (Art. 6(3)) is whatever the catalogue marks positive
+    (the tax A list, kept credit commitments): a new positive item counts without a change here -#}
 {%- set record_metrics = [
-    'adverse_active', 'penalty_active', 'serious_penalty_active', 'dishonest_judgment_debtor_active',
+    'adverse_active', 'positive_active', 'penalty_active', 'serious_penalty_active', 'dishonest_judgment_debtor_active',
     'consumption_restricted_active', 'major_tax_violation_active', 'serious_social_insurance_active',
     'arrears_active', 'joint_discipline_active',
 ] %}
@@ -132,6 +134,7 @@ profile as (
         coalesce(counts.art11_{{ category }}_{{ label }}_count, 0) as art11_{{ category }}_{{ label }}_count,
         {% endfor %}
         coalesce(counts.adverse_active, 0) as adverse_active,
+        coalesce(counts.positive_active, 0) as positive_active,
         coalesce(counts.penalty_active, 0) as penalty_active,
         coalesce(counts.serious_penalty_active, 0) as serious_penalty_active,
         coalesce(counts.dishonest_judgment_debtor_active, 0) as dishonest_judgment_debtor_active,

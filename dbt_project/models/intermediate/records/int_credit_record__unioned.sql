@@ -1,5 +1,7 @@
--- Every feed's records in one shape. Feed models may carry extra columns for their own marts
--- (e.g. the tax rating level); the union takes the common ones by name. built_at is when the
+-- Every feed's records in one shape: every model of models/intermediate/records/by_feed
+-- (macros/credit_record_models.sql, generated from that folder by `credit-dw feeds sync`; the
+-- folder tags them credit_record, checked below). Feed models may carry extra columns for their
+-- own marts (e.g. the tax rating level); the union takes the common ones by name. built_at is when the
 -- feed table last rewrote the record: what the incremental lifecycle looks for.
 {%- set columns = [
     'record_id', 'feed', 'source_table', 'natural_key', 'record_type',
@@ -9,19 +11,17 @@
     'source_status_since', 'authority_name', 'summary', 'batch_id', 'source_file', 'source_row',
     'built_at',
 ] %}
+{%- if execute and tagged_models('credit_record') != credit_record_models() -%}
+    {{ exceptions.raise_compiler_error(
+        "models tagged credit_record " ~ tagged_models('credit_record') ~ " differ from macros/credit_record_models.sql "
+        ~ credit_record_models() ~ ": run `credit-dw feeds sync`") }}
+{%- endif %}
 
 with
 
 unioned as (
 
-    {% for feed_model in [
-        'int_registration__records',
-        'int_penalty__records',
-        'int_judicial__records',
-        'int_tax__violation_records',
-        'int_tax__rating_records',
-        'int_social_insurance__records',
-    ] %}
+    {% for feed_model in credit_record_models() %}
     select {{ columns | join(', ') }} from {{ ref(feed_model) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
