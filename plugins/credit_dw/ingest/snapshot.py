@@ -1,4 +1,4 @@
-"""Daily full snapshots → validity intervals (raw.judicial_listing), set-based.
+"""Daily full snapshots → validity intervals (e.g. raw.judicial_listing), set-based.
 
 Courts publish the whole current list every day. Storing a million-row copy per night would
 make "when was this debtor removed?" a diff over copies; instead each version of an entry is one
@@ -8,7 +8,9 @@ already in the temporary stage table; four statements apply it:
 1. open entries carried unchanged (same key, same ``content_hash``) → ``last_seen_on = day``;
 2. open entries not carried unchanged (changed or gone) → ``removed_on = day``, except entries
    whose record was quarantined today: we cannot tell whether they changed, so they stay open
-   until a snapshot carries a valid version or omits them;
+   until a snapshot carries a valid version or omits them. A quarantined record stands for the
+   open entries that agree with it on every natural-key column it still carries (at least one);
+   the key comes from the spec, so any ``daily_snapshot`` feed merges the same way;
 3. snapshot entries without an open version (new, or just changed) → new version from ``day``.
 
 Removal is a status change, never a delete (DOMAIN.md §3).
@@ -84,6 +86,12 @@ def apply_snapshot(conn: psycopg.Connection, table: str, key: tuple[str, ...], c
     key_eq = sql.SQL(" and ").join(
         sql.SQL("j.{k} = s.{k}").format(k=sql.Identifier(k)) for k in key
     )
+    # a quarantined record protects the open entries it may be: those agreeing with it on every
+    # key column it still carries (an invalid party leaves the party key empty, not the case)
+    carried = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in key)
+    partial_eq = sql.SQL(" and ").join(
+        sql.SQL("(s.{k} is null or s.{k} = j.{k})").format(k=sql.Identifier(k)) for k in key
+    )
     cur = conn.execute(sql.SQL(
         "update {t} j set previous_seen_on = j.last_seen_on, last_seen_on = %(day)s from _stage s"
         " where s._reasons is null and j.removed_on is null and {key_eq}"
@@ -96,8 +104,8 @@ def apply_snapshot(conn: psycopg.Connection, table: str, key: tuple[str, ...], c
         "                 and s.content_hash = j.content_hash)"
         " and not exists (select 1 from _stage s where s._reasons is not null"
         "                 and not ('DUPLICATE_KEY' = any(s._reasons))"
-        "                 and s.case_code = j.case_code and s.list_type is not distinct from j.list_type)"
-    ).format(t=t, key_eq=key_eq), {"day": day})
+        "                 and num_nonnulls({carried}) > 0 and {partial_eq})"
+    ).format(t=t, key_eq=key_eq, carried=carried, partial_eq=partial_eq), {"day": day})
     closed = cur.rowcount
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     cur = conn.execute(sql.SQL(
