@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import psycopg
 import pytest
 from test_ingest_support import FIXTURES, assert_reconciled, deliver, manifest, query, rejected
 
@@ -115,3 +116,13 @@ def test_unexpected_field_is_drift_not_failure(warehouse_dsn, landing_root):
     assert f.status == "loaded" and f.rows_loaded == 1
     assert "FIELD_DRIFT" in f.message and "CF_NEW_FIELD" in f.message
     assert "CF_NEW_FIELD" in manifest(warehouse_dsn, f.batch_id)["message"]
+    # and as data: feed, file, field (quality.field_drift), what the report shows stewards
+    with psycopg.connect(warehouse_dsn) as conn:
+        stored = conn.execute("select feed, source_file, field, file_kind, field_set from quality.field_drift"
+                              " where batch_id = %s", (f.batch_id,)).fetchall()
+    assert stored == [("penalty", f.source_file, "CF_NEW_FIELD", "penalty", "current")]
+    again = ingest_delivery("penalty", day).files[0]            # idempotent: skipped, nothing added
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert again.status == "skipped"
+        assert conn.execute("select count(*) from quality.field_drift where source_file = %s",
+                            (f.source_file,)).fetchone()[0] == 1

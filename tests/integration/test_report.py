@@ -19,7 +19,8 @@ from credit_dw.report.data import rejection_reasons
 NIGHT = date(2026, 3, 10)
 CLEAR_ID = "110101199003071234"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SECTIONS = ("gate", "deliveries", "rejections", "unresolved", "anomalies", "objections", "deadlines", "alerts",
+SECTIONS = ("gate", "deliveries", "rejections", "unresolved", "anomalies", "drift", "objections", "deadlines",
+            "alerts",
             "data-docs")
 
 
@@ -52,6 +53,12 @@ def _populate(dsn: str) -> None:
             " message, raw_record) values (%s, 'registration', 'registration_20260310.csv', 7,"
             " '{USCC_INVALID}', 'field TYSHXYDM: check character fails; correct the code', %s)",
             (batch, f"91110000XXXXXXXXX1,某公司,{CLEAR_ID}"),
+        )
+        conn.execute(
+            "insert into quality.field_drift (batch_id, feed, source_file, field, file_kind, field_set)"
+            " values (%s, 'registration', 'registration/2026-03-10/registration_20260310.csv', 'ZCZB',"
+            " 'registration', 'standard')",
+            (batch,),
         )
         conn.execute(
             "insert into raw.registration (uscc, uscc_check_failed, name, subject_type, status,"
@@ -101,6 +108,8 @@ def test_report_sections_open_in_chromium(fresh_dsn: str, tmp_path: Path) -> Non
     assert "USCC_INVALID" in dom and "registration_20260310.csv" in dom
     assert "91110000MA0000000X" in dom           # register anomaly from raw.registration
     assert "已全额缴纳罚款" in dom                  # pending objection
+    drift = dom[dom.index('id="drift"'):dom.index('id="objections"')]
+    assert "ZCZB" in drift and "registration_20260310.csv" in drift   # unknown field, feed and file
     assert "<svg" in dom and "class=\"loaded\"" in dom
     assert "build_warehouse.gate_marts failed" in dom
 

@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 from credit_dw import config, db
 from credit_dw.config import ConfigError
 from credit_dw.feeds import FeedSpec, FileKind, canonical_header
-from credit_dw.ingest import columnar, reasons, snapshot
+from credit_dw.ingest import columnar, drift, reasons, snapshot
 from credit_dw.ingest.readers import HashedInput, open_source
 from credit_dw.ingest.reasons import FileFailure
 from credit_dw.ingest.validation import RowValidator, choose_field_set, mask_personal_ids
@@ -215,6 +215,7 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
                 total, read, loaded, rejected, warned = _load_rows(conn, spec, kind, source, validator, batch_id,
                                                                    rel, sha, day, notes)
             notes[:0] = _drift_note(rel, validator.drift)
+            drift.record_drift(conn, batch_id, spec.feed, rel, kind.name, field_set.name, validator.drift)
             if not (total == read == loaded + rejected):
                 raise RuntimeError(f"{rel}: reconciliation failed: read {read}, stored {total}, "
                                    f"loaded {loaded}, rejected {rejected}; nothing committed")

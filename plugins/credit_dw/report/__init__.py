@@ -55,6 +55,8 @@ def render_report(out_dir: Path | None = None, as_of: date | None = None, *, run
             "gate": data.gate(conn, as_of, run_id),
             "unresolved": data.unresolved_subjects(conn),
             "anomalies": data.register_anomalies(conn),
+            "drift": data.field_drift(conn, as_of),
+            "trend_nights": data.TREND_NIGHTS,
             "objections": data.pending_objections(conn),
             "deadlines": data.cases_near_deadline(conn),
             "alerts": data.alerts(conn, as_of, run_id),

@@ -160,6 +160,18 @@ def register_anomalies(conn: psycopg.Connection) -> Table:
     ])
 
 
+def field_drift(conn: psycopg.Connection, as_of: date) -> Table:
+    """Unknown source fields per feed and field over the trailing nights (quality.field_drift)."""
+    return sample(conn, [("quality.field_drift", sql.SQL(
+        "select d.feed, d.field, d.file_kind, count(distinct d.batch_id) as files,"
+        " min(m.delivery_date) as first_delivery, max(m.delivery_date) as last_delivery,"
+        " (array_agg(d.source_file order by m.delivery_date desc, d.source_file))[1] as latest_file"
+        " from quality.field_drift d join quality.batch_manifest m using (batch_id)"
+        " where m.delivery_date between {} and {}"
+        " group by d.feed, d.field, d.file_kind order by max(m.delivery_date) desc, d.feed, d.field"
+    ).format(sql.Literal(as_of - timedelta(days=TREND_NIGHTS - 1)), sql.Literal(as_of)))])
+
+
 def pending_objections(conn: psycopg.Connection) -> Table:
     return sample(conn, [("governance.objection", sql.SQL(
         "select objection_id, record_id, opened_at, opened_by, basis from governance.objection"
