@@ -119,7 +119,14 @@ def test_every_day_folder_is_closed_by_an_empty_done_written_last(landing) -> No
             assert not (folder / SUMMARY_FILE).exists()
     assert (root / SUMMARY_FILE).is_file()
     assert GenerationSummary.read(root) == summary
-    assert len(summary.files) == DAYS * (1 + 10 + 1 + 2 + 1)
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
+               if p.is_file() and p.name not in (DONE_MARKER, SUMMARY_FILE)}
+    assert {f.file for f in summary.files} == on_disk
+    for spec in all_specs():   # every file kind of every spec, every day (penalty: one per department)
+        for kind in spec.files:
+            for i in range(DAYS):
+                assert any(f.day == _day(i) and kind.matches(Path(f.file).name) for f in summary.files), \
+                    (spec.feed, kind.name, _day(i))
 
 
 def test_existing_day_folder_is_refused_not_overwritten(tmp_path: Path) -> None:
@@ -132,7 +139,9 @@ def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     argv = ["generate", "--out", str(tmp_path), "--start", "2026-11-20", "--days", "1", "--rows", "20",
             "--seed", "3", "--defect-rate", "0.1"]
     assert main(argv) == 0
-    assert "wrote 15 files" in capsys.readouterr().out
+    files = sum(p.is_file() and p.name not in (DONE_MARKER, SUMMARY_FILE) for p in tmp_path.rglob("*"))
+    assert files >= sum(len(spec.files) for spec in all_specs())
+    assert f"wrote {files} files" in capsys.readouterr().out
     assert main(argv) == 2
     assert "already exists" in capsys.readouterr().err
 
