@@ -44,17 +44,6 @@ def write_day(plan: Plan, day: int, folder: Path) -> dict[str, Tally]:
     }
 
 
-def _new_range(plan: Plan, day: int) -> range:
-    per_day = plan.share(0.05)
-    if day == 0:
-        return range(plan.rows)
-    return range(plan.rows + (day - 1) * per_day, plan.rows + day * per_day)
-
-
-def _defective(plan: Plan, stream: str, index: int) -> bool:
-    return rng(plan.seed, stream, index).random() < plan.defect_rate
-
-
 # --- zdsswf: major tax violators -------------------------------------------------------------
 
 def _write_violators(plan: Plan, day: int, path: Path) -> dict[str, Tally]:
@@ -62,11 +51,11 @@ def _write_violators(plan: Plan, day: int, path: Path) -> dict[str, Tally]:
     tally = Tally()
     removals = EventSchedule(plan.seed, "tax-violator-removal", plan.rows, plan.share(0.03), plan.days)
     with CsvWriter(path, VIOLATOR_FIELDS, "gb18030") as out:
-        for t in _new_range(plan, day):
+        for t in plan.new_records(day):
             row, is_uscc = _violator(plan, t)
             _emit(plan, out, tally, row, is_uscc, rng(plan.seed, "tax-violator-defect", t), _violator_corrupt)
         for t in removals.on_day(day):
-            if _defective(plan, "tax-violator-defect", t):
+            if plan.defective("tax-violator-defect", t):
                 continue
             row, is_uscc = _violator(plan, t)
             if row["ZT"] != "公布中":
@@ -139,13 +128,13 @@ def _write_ratings(plan: Plan, day: int, path: Path) -> dict[str, Tally]:
     tally = Tally()
     revisions = EventSchedule(plan.seed, "tax-rating-revision", plan.rows, plan.share(0.02), plan.days)
     with CsvWriter(path, RATING_FIELDS, "gb18030") as out:
-        for t in _new_range(plan, day):
+        for t in plan.new_records(day):
             row = _rating(plan, t)
             if row is not None:
                 _emit(plan, out, tally, row, True, rng(plan.seed, "tax-rating-defect", t), _rating_corrupt)
         for t in revisions.on_day(day):
             row = _rating(plan, t)
-            if row is None or _defective(plan, "tax-rating-defect", t):
+            if row is None or plan.defective("tax-rating-defect", t):
                 continue
             row.update(XYJB="D" if row["XYJB"] != "D" else "C", PJRQ=(delivery - timedelta(days=1)).isoformat())
             _emit(plan, out, tally, row, True, rng(plan.seed, "tax-rating-event-defect", day, t),
