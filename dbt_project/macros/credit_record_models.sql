@@ -4,6 +4,7 @@
     and not a graph lookup because dbt resolves ref() while parsing, before the graph exists. -#}
 {% macro credit_record_models() -%}
     {{ return([
+        'int_commitment__records',
         'int_judicial__records',
         'int_penalty__records',
         'int_registration__records',
