@@ -1,4 +1,4 @@
-"""All five feeds over sample deliveries: quarantine matches the planted defects exactly.
+"""Every feed over sample deliveries: quarantine matches the planted defects exactly.
 
 The generator (``credit_dw.generate``) records per file how many rows it corrupted and how; a
 correct ingest quarantines exactly those, with the matching reason codes, and warns on exactly
