@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from credit_dw.feeds import FeedSpec, FieldSpec, FileKind, all_specs
 
 LINEAGE = ("batch_id", "source_file", "source_row")
-INTERVAL_COLUMNS = ("first_seen_on", "last_seen_on", "removed_on")
+INTERVAL_COLUMNS = ("first_seen_on", "last_seen_on", "removed_on", "previous_seen_on")
 
 # Field type -> column type; ``sql_type`` in the spec overrides (e.g. amounts kept as text).
 SQL_TYPES = {
@@ -95,7 +95,10 @@ def raw_columns(kind: FileKind) -> dict[str, RawColumn]:
     if kind.change_semantics == "daily_snapshot":
         columns |= {"first_seen_on": RawColumn("first_seen_on", "date", True),
                     "last_seen_on": RawColumn("last_seen_on", "date", True),
-                    "removed_on": RawColumn("removed_on", "date", False)}
+                    "removed_on": RawColumn("removed_on", "date", False),
+                    # last_seen_on before the latest snapshot carried the version (a corrected
+                    # snapshot of the same day restores it: V070)
+                    "previous_seen_on": RawColumn("previous_seen_on", "date", False)}
     columns |= {"batch_id": RawColumn("batch_id", "bigint", True),
                 "source_file": RawColumn("source_file", "text", True),
                 "source_row": RawColumn("source_row", "integer", True)}
@@ -178,10 +181,13 @@ def file_kinds(specs: list[FeedSpec] | None = None) -> dict[str, tuple[FeedSpec,
 
 
 def create_table_sql(kind: FileKind) -> str:
-    """DDL of ``kind.raw_table`` with its lineage, key and batch indexes (what a migration would say)."""
+    """DDL of ``kind.raw_table`` with its lineage, key and batch indexes (what a migration would say).
+
+    ``batch_id`` has no foreign key, like every raw table since V071: the loader writes the
+    manifest row and the file's rows in one transaction, and a per-row check cost a third of COPY.
+    """
     schema, table = kind.raw_table.split(".")
     cols = [c.ddl() for c in raw_columns(kind).values()]
-    cols[cols.index("batch_id bigint not null")] = "batch_id bigint not null references quality.batch_manifest"
     key = ", ".join(kind.natural_key)
     stmts = [f"create table {schema}.{table} (\n    " + ",\n    ".join(cols) + "\n)"]
     if kind.change_semantics == "daily_snapshot":
