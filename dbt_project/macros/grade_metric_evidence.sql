@@ -6,6 +6,7 @@
     case {{ metric }}
         when 'records_in_force' then true
         when 'adverse_active' then severity in ('minor', 'ordinary', 'serious')
+        when 'positive_active' then severity = 'positive'
         when 'penalty_active' then feed = 'penalty'
         when 'serious_penalty_active' then feed = 'penalty' and severity = 'serious'
         when 'dishonest_judgment_debtor_active' then record_type = 'judicial.dishonest'
