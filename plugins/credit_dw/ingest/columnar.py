@@ -63,8 +63,9 @@ class Counts:
 
 
 def eligible(kind: FileKind) -> bool:
-    """CSV files appended to their raw table (the snapshot merge keeps the stage-table path)."""
-    return kind.format == "csv" and kind.change_semantics != "daily_snapshot"
+    """CSV files appended to their raw table (the snapshot merge keeps the stage-table path), whose
+    spec names no row hooks (``derived``: computed per accepted row by the record path only)."""
+    return kind.format == "csv" and kind.change_semantics != "daily_snapshot" and not kind.derived
 
 
 def load(conn: psycopg.Connection, source: CsvSource, validator: RowValidator, kind: FileKind,
