@@ -33,9 +33,12 @@ _SOURCES_HEADER = GENERATED + """\
 _FIXED_SOURCES = [
     {
         "name": "governance",
-        "description": "Stewards' decisions (objections, credit repairs), written by `credit-dw objection|repair`.",
+        "description": "Stewards' cases and decisions (objections, credit repairs), written by "
+                       "`credit-dw objection|repair|case`.",
         "schema": "governance",
-        "tables": [{"name": "objection"}, {"name": "credit_repair"}],
+        "tables": [{"name": "objection"}, {"name": "credit_repair"},
+                   {"name": "case_state", "description": "Objection and repair cases with their current state "
+                                                         "(derived from the append-only case events)."}],
     },
 ]
 

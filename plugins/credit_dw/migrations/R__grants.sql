@@ -23,6 +23,8 @@ grant select, insert, update, delete on all tables in schema raw to loader;
 grant insert, select (id_hash) on restricted.person_identity to loader;
 grant select, insert, update on quality.batch_manifest to loader;
 grant select, insert on quality.rejected_rows to loader;
+-- field drift rows of the file it loads (V050), written in the same transaction
+grant select, insert on quality.field_drift to loader;
 
 -- transformer: dbt. Reads raw, the batch manifest and the stewards' decisions; owns the dbt
 -- schemas. It writes nothing outside them (the verdict is the gatekeeper's).

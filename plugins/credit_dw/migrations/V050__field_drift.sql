@@ -16,5 +16,4 @@ create index field_drift_feed on quality.field_drift (feed, field);
 comment on table quality.field_drift is
   'Source fields a delivery carried that its feed spec neither maps nor ignores (FIELD_DRIFT).';
 
-grant select, insert on quality.field_drift to loader;
-grant select on quality.field_drift to transformer, steward;
+-- grants: R__grants.sql (loader writes it; stewards read all of quality)
