@@ -147,8 +147,9 @@ def load_night_1(conn: psycopg.Connection) -> None:
     ])
     b = _manifest(conn, "commitment", NIGHT_1, "commitment.csv")
     _insert(conn, "raw.commitment", b, [
-        {"acceptor_code": AUTHORITY, "commitment_number": "CN-2026-1", "party_key": ORG_D, "party_name": "某某公司",
-         "party_type": "法人及非法人组织", "party_uscc": ORG_D, "commitment_type": "审批替代型",
+        {"acceptor_code": "113201000150986026", "commitment_number": "CN-2026-1", "party_key": ORG_D,
+         "party_name": "某某公司", "party_type": "法人及非法人组织", "party_uscc": ORG_D,
+         "commitment_type": "审批替代型",
          "content": "承诺符合许可条件", "acceptor_name": "南京市市场监督管理局", "committed_on": "2026-06-01",
          "fulfilment_status": "已履约", "updated_at": "2026-10-30 10:00"},
     ])
