@@ -1,8 +1,8 @@
 """``build_warehouse``: gate the pending batches, build with dbt, gate the marts, publish, report.
 
 dbt runs through Cosmos from a pre-built manifest, so DAG parsing never runs dbt: the seeds and
-views in one ``dbt_foundation`` task, snapshots and marts node by node (``DbtTaskGroup``). The
-gate is the GX validation of the candidate marts: only when it passes does ``publish`` swap
+views in one ``dbt_foundation`` task, snapshots and marts node by node (``DbtTaskGroup``), then
+the night's data tests in one ``dbt_tests`` task (selector ``nightly``). The gate is the GX validation of the candidate marts: only when it passes does ``publish`` swap
 ``marts_candidate`` into ``marts`` in one transaction.
 """
 
@@ -37,8 +37,9 @@ DOC = """
    has gated yet (`quality.pending_batch`): schema, required nulls, identifier validity ratio,
    value sets, share of rows rejected per file and night, freshness, row-count bounds.
 2. **dbt_foundation** then the **dbt** task group (Cosmos): seeds, staging and intermediate
-   views in one `dbt build`, then snapshots, marts and steward models into `marts_candidate`,
-   one `dbt build` task per node (model plus its tests).
+   models in one task, then snapshots, marts and steward models into `marts_candidate`, one
+   task per node, then **dbt_tests**: the night's data tests (`dbt test --selector nightly`;
+   every test runs in CI and in `credit-dw build --full-refresh`).
 3. **validate_marts**: GX suites on `marts_candidate` (keys, windows, no clear ID numbers,
    subjects resolved, status values).
 4. **publish**: swaps `marts_candidate` into `marts` in one transaction: analysts see the old
