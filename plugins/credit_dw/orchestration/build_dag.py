@@ -2,8 +2,9 @@
 
 dbt runs through Cosmos from a pre-built manifest, so DAG parsing never runs dbt: the seeds and
 views in one ``dbt_foundation`` task, snapshots and marts node by node (``DbtTaskGroup``), then
-the night's data tests in one ``dbt_tests`` task (selector ``nightly``). The gate is the GX validation of the candidate marts: only when it passes does ``publish`` swap
-``marts_candidate`` into ``marts`` in one transaction.
+the night's data tests in one ``dbt_tests`` task (selector ``nightly``). The gate is the GX
+validation of the candidate marts: only when it passes does ``publish`` swap ``marts_candidate``
+into ``marts`` in one transaction.
 """
 
 from __future__ import annotations
