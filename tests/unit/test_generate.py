@@ -421,3 +421,18 @@ def test_admin_divisions_seed() -> None:
     for r in jiangsu:
         if r["level"] == "county":
             assert r["division_code"][:4] == r["city_code"][:4]
+
+
+def test_sample_nights_are_staged_in_order_as_the_nights_ending_with_the_given_day(tmp_path) -> None:
+    from datetime import date
+
+    from credit_dw.commands.demo import SAMPLES, stage_samples_as_recent
+
+    nights = stage_samples_as_recent(SAMPLES, tmp_path, date(2030, 1, 10))
+    sample_days = sorted({d.parent.name for d in SAMPLES.glob("*/*/_DONE")})
+    assert nights == [date(2030, 1, 10 - len(sample_days) + 1 + i) for i in range(len(sample_days))]
+    for sample_day, night in zip(sample_days, nights, strict=True):
+        for done in SAMPLES.glob(f"*/{sample_day}/_DONE"):
+            staged = tmp_path / done.parent.parent.name / night.isoformat()
+            assert (staged / "_DONE").is_file()
+            assert sorted(f.name for f in staged.iterdir()) == sorted(f.name for f in done.parent.iterdir())

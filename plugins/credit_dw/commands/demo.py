@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from credit_dw.config import PROJECT_ROOT, ensure_local_pii_key, landing_root, reports_dir, var_dir
@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the nightly pipeline on the bundled sample deliveries")
     p.add_argument("--samples", type=Path, default=SAMPLES, help="landing tree to stage")
     p.set_defaults(handler=_demo)
+
+    s = sub.add_parser("stage-samples", help="stage the sample deliveries as the nights before yesterday, "
+                                             "for the real scheduler (`make airflow`)")
+    s.add_argument("--samples", type=Path, default=SAMPLES, help="landing tree to stage")
+    s.set_defaults(handler=_stage_recent)
 
 
 def stage_samples(samples: Path, root: Path) -> list[date]:
@@ -41,6 +46,34 @@ def stage_samples(samples: Path, root: Path) -> list[date]:
         (target / "_DONE").touch()  # written last, as departments do
         days.add(date.fromisoformat(day_dir.name))
     return sorted(days)
+
+
+def stage_samples_as_recent(samples: Path, root: Path, last: date) -> list[date]:
+    """Stage the sample nights, in order, as the nights ending with ``last``; returns those dates.
+
+    The bundled samples are fixed past nights; a scheduler started today with a start date just
+    before the re-dated nights ingests and builds them by itself, as it would real deliveries.
+    """
+    sample_days = sorted({d.parent.name for d in samples.glob("*/*/_DONE")})
+    nights = [last - timedelta(days=len(sample_days) - 1 - i) for i in range(len(sample_days))]
+    for sample_day, night in zip(sample_days, nights, strict=True):
+        for done in sorted(samples.glob(f"*/{sample_day}/_DONE")):
+            target = root / done.parent.parent.name / night.isoformat()
+            target.mkdir(parents=True, exist_ok=True)
+            for f in sorted(done.parent.iterdir()):
+                if f.name != "_DONE" and not (target / f.name).exists():
+                    shutil.copy2(f, target / f.name)
+            (target / "_DONE").touch()  # written last, as departments do
+    return nights
+
+
+def _stage_recent(args: argparse.Namespace) -> int:
+    from credit_dw.config import today
+
+    nights = stage_samples_as_recent(args.samples, landing_root(), today() - timedelta(days=2))
+    print(f"staged {len(nights)} sample nights as {', '.join(d.isoformat() for d in nights)} in {landing_root()}")
+    print(f"start the scheduler from the first of them: CREDIT_DW_START_DATE={nights[0]} make airflow")
+    return 0
 
 
 def run_dag(dag_id: str, day: date, env: dict[str, str], logs: Path) -> tuple[bool, float, Path]:
