@@ -97,8 +97,7 @@ def rejection_breaches(conn: psycopg.Connection, batch_ids: list[int], bounds: R
     message can be acted on without opening the results (personal IDs never appear: only
     reason codes, counts and file names).
     """
-    rows = conn.execute(_REJECTION_COLUMNS.format(min_rows=int(bounds.min_rows),
-                                                  ids=", ".join(str(int(b)) for b in batch_ids))).fetchall()
+    rows = conn.execute(rejection_query(batch_ids, bounds)).fetchall()
     lines: list[str] = []
     nights: dict[Any, tuple[float, list[int]]] = {}
     for batch_id, source_file, day, read, rejected, file_share, night_share in rows:
