@@ -67,6 +67,35 @@ def test_tax_gb18030_two_files(warehouse_dsn, landing_root):
     assert_reconciled(warehouse_dsn)
 
 
+def test_a_20_character_taxpayer_number_links_to_its_owners_id_not_its_own_hash(warehouse_dsn, landing_root):
+    """An individual business's 20-character number is its owner's ID + 2 digits: the record keeps
+    the whole number's keyed hash as its key, the person key is the owner's ID hash (what a penalty
+    naming the owner by ID gets), and the clear number is only in restricted."""
+    import os
+
+    from credit_dw import identifiers as ids
+
+    owner = "320102199003071239"
+    number = owner + "01"
+    key = os.environ["CREDIT_DW_PII_KEY"].encode()
+    day = date(2026, 11, 3)
+    deliver(landing_root, "tax", day, {"nsxy_20261103.csv": (
+        "NSRSBH,NSRMC,PJND,XYJB,PJRQ\n"
+        f"{number},南京某某小吃店,2025,B,2026-04-22\n"
+        f"{owner},南京某某便利店,2025,A,2026-04-22\n").encode("gb18030")})
+    ingest_delivery("tax", day)
+    loaded = query(warehouse_dsn, "select taxpayer_number, taxpayer_id_hash, name from raw.tax_rating"
+                   " where name in ('南京某某小吃店', '南京某某便利店') order by name desc")
+    assert loaded == [
+        (ids.pii_hash(number, key), ids.pii_hash(owner, key), "南京某某小吃店"),   # 20 characters: the owner
+        (ids.pii_hash(owner, key), ids.pii_hash(owner, key), "南京某某便利店"),    # 18: the owner's ID itself
+    ]
+    assert query(warehouse_dsn, "select count(*) from raw.tax_rating where %s in (taxpayer_number, name)",
+                 (number,)) == [(0,)]
+    assert query(warehouse_dsn, "select id_masked from restricted.person_identity where id_number = %s",
+                 (number,)) == [(ids.mask_id(number),)]
+
+
 def _arrears_workbook(path):
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("欠缴信息")

@@ -8,6 +8,10 @@
 --   identifier_conflict      a subject's identifiers disagree: the register's organisation code is
 --                            not USCC positions 9-17, or a record names a USCC together with an
 --                            organisation code or registration number that belongs to another USCC
+--   name_conflict            a record names a registered USCC with a name the register never gave it
+--                            (any version: a renamed subject's old name is no conflict), or records of
+--                            a USCC the register does not know carry different names; names compared
+--                            after NFKC (full-width brackets), without white space
 --   declared_publicity_end_outside_rule  the department's publicity end (CF_GSJZQ) is shorter than
 --                            the minimum or longer than the maximum of the rule in force; the rule's
 --                            maximum applies instead
@@ -38,6 +42,40 @@ organisations_outside_register as (
 
     select subject_key from {{ ref('dim_credit_subject') }}
     where subject_category = 'organisation' and not in_register
+
+),
+
+-- every name the register ever gave each USCC, normalised (a rename is history, not a conflict)
+register_names as not materialized (
+
+    select uscc, {{ comparable_name('name') }} as name_key
+    from {{ ref('stg_registration__subjects') }}
+
+),
+
+-- organisations' records of other feeds, their names normalised
+named_records as (
+
+    select
+        record_id, subject_key, party_uscc, party_name, feed, authority_name, batch_id, source_file, source_row,
+        {{ comparable_name('party_name') }} as name_key
+    from records
+    where party_uscc is not null
+      and feed <> 'registration'
+
+),
+
+unregistered_names as (
+
+    select
+        party_uscc,
+        count(distinct name_key) as name_count,
+        string_agg(distinct party_name, '、' order by party_name) as names,
+        string_agg(distinct feed, ', ' order by feed) as feeds
+    from named_records
+    where not exists (select from register_names where register_names.uscc = named_records.party_uscc)
+    group by party_uscc
+    having count(distinct name_key) > 1
 
 ),
 
@@ -207,6 +245,48 @@ anomalies as (
         records.party_organisation_code <> substr(records.party_uscc, 9, 9)
         or by_regno.uscc <> records.party_uscc
       )
+
+    union all
+
+    select
+        'name_conflict',
+        'warning',
+        named_records.subject_key,
+        named_records.record_id,
+        named_records.party_uscc,
+        null,
+        null,
+        'the ' || named_records.feed || ' record names USCC ' || named_records.party_uscc || ' as '
+            || named_records.party_name || ', a name the register never gave it (registered as '
+            || registered.name || '); confirm the party with '
+            || coalesce(named_records.authority_name, 'the department'),
+        named_records.batch_id,
+        named_records.source_file,
+        named_records.source_row
+    from named_records
+    inner join registered on registered.uscc = named_records.party_uscc
+    where not exists (
+        select from register_names
+        where register_names.uscc = named_records.party_uscc
+          and register_names.name_key = named_records.name_key
+    )
+
+    union all
+
+    select
+        'name_conflict',
+        'warning',
+        party_uscc,
+        null,
+        party_uscc,
+        null,
+        null,
+        'records of ' || feeds || ' name USCC ' || party_uscc || ' differently (' || names
+            || ') and the register does not know it; confirm which party is meant',
+        null,
+        null,
+        null
+    from unregistered_names
 
     union all
 

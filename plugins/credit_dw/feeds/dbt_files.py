@@ -33,12 +33,15 @@ _SOURCES_HEADER = GENERATED + """\
 _FIXED_SOURCES = [
     {
         "name": "governance",
-        "description": "Stewards' cases and decisions (objections, credit repairs), written by "
-                       "`credit-dw objection|repair|case`.",
+        "description": "Stewards' cases and decisions (objections, credit repairs, person links), written by "
+                       "`credit-dw objection|repair|case|identity`.",
         "schema": "governance",
         "tables": [{"name": "objection"}, {"name": "credit_repair"},
                    {"name": "case_state", "description": "Objection and repair cases with their current state "
-                                                         "(derived from the append-only case events)."}],
+                                                         "(derived from the append-only case events)."},
+                   {"name": "person_link_decision",
+                    "description": "Stewards' decisions on candidate person links (`credit-dw identity "
+                                   "accept|reject`), append-only; the latest per link wins."}],
     },
 ]
 

@@ -311,9 +311,25 @@ class RowValidator:
                            "taxpayer number; correct it")
         if kind == "uscc" and spec.uscc_column:
             out.values[spec.uscc_column] = code
+        if kind == "resident_id" and len(code) == 20:
+            return self._taxpayer_number_20(spec, code, out)
         if kind == "resident_id":  # individual business keyed by a personal ID: keep only the HMAC
             return self._person(spec, code, "01", out)
         return code
+
+    def _taxpayer_number_20(self, spec: FieldSpec, code: str, out: RowOutcome) -> str:
+        """An individual business's 20-character number: its owner's resident ID + 2 digits.
+
+        The whole number stays the record's key (an owner may run several businesses), pseudonymised
+        like an ID, the clear number only in restricted; ``hash_column`` gets the keyed hash of the
+        owner's 18-character ID, the key every other feed knows the owner by, so the business's
+        records join its owner instead of becoming a subject of their own.
+        """
+        digest = ids.pii_hash(code, self.pii_key)
+        out.persons.append((digest, code, "01+2", ids.mask_id(code)))
+        if spec.hash_column:
+            out.values[spec.hash_column] = ids.pii_hash(code[:18], self.pii_key)
+        return digest
 
     def _uscc_or_person_id(self, spec: FieldSpec, code: str, source: dict[str, Any], out: RowOutcome) -> str:
         if ids.is_masked_id(code):

@@ -32,6 +32,8 @@ grant usage on schema raw, quality, governance to transformer;
 grant select on all tables in schema raw to transformer;
 grant select on quality.batch_manifest to transformer;
 grant select on governance.objection, governance.credit_repair, governance.case_state to transformer;
+-- the stewards' person link decisions, applied by int_person__link_candidates (V120)
+grant select on governance.person_link_decision to transformer;
 grant create, usage on schema staging, intermediate, snapshots, marts, marts_candidate to transformer;
 
 -- gatekeeper: the quality gate. Records every validation, the alerts and the publication
@@ -54,6 +56,8 @@ grant select on all tables in schema governance to steward;
 grant insert on governance.case_intake, governance.case_event to steward;
 -- accepting a batch the feed gate keeps blocking (docs/operations.md)
 grant insert on governance.batch_acceptance to steward;
+-- accepting or rejecting a candidate person link (`credit-dw identity accept|reject`, V120)
+grant insert on governance.person_link_decision to steward;
 
 -- audiences: their dbt view in marts (usage on marts granted on publish); the authorised ones
 -- may look persons up, logged.

@@ -1,6 +1,7 @@
 -- Records whose inputs changed since this table's last build, and why: the feed tables rewrote
 -- them (new or corrected rows, judicial removals), the stewards decided on them, a legacy
--- identifier they carry now leads elsewhere in the register, the catalogue edition in force
+-- identifier they carry now leads elsewhere in the register, the masked person they name now
+-- resolves to another subject (a link applied, accepted or rejected), the catalogue edition in force
 -- changed for their record type, or the as-of date went back (then every record). What the
 -- lifecycle recomputes; stamped with this build's time and as-of date.
 with
@@ -21,6 +22,12 @@ stewards as not materialized (
 identifier_map as not materialized (
 
     select * from {{ ref('int_subject__identifier_map') }}
+
+),
+
+person_resolution as not materialized (
+
+    select * from {{ ref('int_person__resolution') }}
 
 ),
 
@@ -46,6 +53,14 @@ since as (
 identifiers as (
 
     select identifier from identifier_map
+    where built_at > (select changed_at from since)
+
+),
+
+-- masked persons whose subject moved since
+persons as (
+
+    select person_key from person_resolution
     where built_at > (select changed_at from since)
 
 ),
@@ -76,6 +91,11 @@ changes as (
     where party_registration_number in (select identifier from identifiers)
        or party_organisation_code in (select identifier from identifiers)
        or {{ organisation_code_of_tax_number('party_tax_number') }} in (select identifier from identifiers)
+
+    union all
+
+    select record_id, 'person_link' from records
+    where party_person_key in (select person_key from persons)
 
     union all
 

@@ -1,6 +1,7 @@
 -- Who each record is about. Organisations: the USCC when delivered; else the registration number
 -- or organisation code through the register (a 15-character legacy tax number is area code +
--- organisation code). Natural persons: the keyed hash of their ID (never the clear number).
+-- organisation code). Natural persons: the keyed hash of their ID (never the clear number); a person
+-- the lists show masked resolves to the clear-ID person a link ties it to (int_person__resolution).
 -- Whatever cannot be resolved keeps subject_key null and a reason (the identifiers themselves are in
 -- their own columns), and is listed for stewards.
 with
@@ -19,6 +20,12 @@ identifier_map as not materialized (
 
 ),
 
+person_resolution as not materialized (
+
+    select * from {{ ref('int_person__resolution') }}
+
+),
+
 matched as (
 
     select
@@ -28,7 +35,9 @@ matched as (
         by_orgcode.uscc as uscc_by_organisation_code,
         by_orgcode.is_ambiguous as organisation_code_ambiguous,
         by_taxno.uscc as uscc_by_tax_number,
-        by_taxno.is_ambiguous as tax_number_ambiguous
+        by_taxno.is_ambiguous as tax_number_ambiguous,
+        person_resolution.subject_key as person_subject_key,
+        person_resolution.resolution = 'linked' as person_linked
 
     from records
     left join identifier_map as by_regno
@@ -40,6 +49,8 @@ matched as (
     left join identifier_map as by_taxno
         on by_taxno.identifier_type = 'organisation_code'
         and by_taxno.identifier = {{ organisation_code_of_tax_number('records.party_tax_number') }}
+    left join person_resolution
+        on person_resolution.person_key = records.party_person_key
 
 ),
 
@@ -52,13 +63,14 @@ final as (
             when uscc_by_registration_number is not null then uscc_by_registration_number
             when uscc_by_organisation_code is not null then uscc_by_organisation_code
             when uscc_by_tax_number is not null then uscc_by_tax_number
-            when party_person_key is not null then party_person_key
+            when party_person_key is not null then coalesce(person_subject_key, party_person_key)
         end as subject_key,
         case
             when party_uscc is not null then 'uscc'
             when uscc_by_registration_number is not null then 'registration_number'
             when uscc_by_organisation_code is not null then 'organisation_code'
             when uscc_by_tax_number is not null then 'tax_number'
+            when person_linked then 'person_link'
             when party_person_key is not null then 'person_key'
             else 'unresolved'
         end as subject_resolution,

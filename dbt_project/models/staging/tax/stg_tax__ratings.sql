@@ -11,6 +11,7 @@ renamed as (
     select
         taxpayer_number,
         taxpayer_uscc,
+        taxpayer_id_hash,
         name as taxpayer_name,
         rating_year,
         rating_level,

@@ -13,6 +13,7 @@ renamed as (
         decision_number,
         taxpayer_number,
         taxpayer_uscc,
+        taxpayer_id_hash,
         name as taxpayer_name,
         legal_rep_name,
         legal_rep_id_masked,

@@ -56,8 +56,10 @@ final as (
         case
             when taxpayer_uscc is null and taxpayer_number !~ '^[0-9a-f]{64}$' then taxpayer_number
         end as party_tax_number,
-        -- an individual business keyed by its owner's resident ID: the loader kept only the HMAC
-        case when taxpayer_number ~ '^[0-9a-f]{64}$' then taxpayer_number end as party_person_key,
+        -- an individual business keyed by its owner's resident ID (or that ID + 2 digits): the
+        -- loader kept only HMACs; the owner's is the person's key in every feed
+        case when taxpayer_number ~ '^[0-9a-f]{64}$'
+            then coalesce(taxpayer_id_hash, taxpayer_number) end as party_person_key,
         null::text as party_id_masked,
         null::text as severity,
         issued_on as decision_date,

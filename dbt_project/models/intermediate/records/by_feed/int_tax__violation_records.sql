@@ -37,8 +37,10 @@ final as (
         case
             when latest.taxpayer_uscc is null and latest.taxpayer_number !~ '^[0-9a-f]{64}$' then latest.taxpayer_number
         end as party_tax_number,
-        -- an individual business keyed by its owner's resident ID: the loader kept only the HMAC
-        case when latest.taxpayer_number ~ '^[0-9a-f]{64}$' then latest.taxpayer_number end as party_person_key,
+        -- an individual business keyed by its owner's resident ID (or that ID + 2 digits): the
+        -- loader kept only HMACs; the owner's is the person's key in every feed
+        case when latest.taxpayer_number ~ '^[0-9a-f]{64}$'
+            then coalesce(latest.taxpayer_id_hash, latest.taxpayer_number) end as party_person_key,
         null::text as party_id_masked,
         null::text as severity,
         latest.published_on as decision_date,
