@@ -66,11 +66,15 @@ class Volumes:
                      + SI_ROWS_PER_DOCUMENT * self.social_insurance)
 
 
-def history_volumes(records: int) -> Volumes:
-    """Day-0 volumes for about ``records`` non-registration credit records."""
+def history_volumes(records: int, register: int | None = None) -> Volumes:
+    """Day-0 volumes for about ``records`` non-registration credit records.
+
+    ``register``: subjects in the register (default ``REGISTER_SHARE`` of ``records``); a
+    province has more registered subjects than credit records (DOMAIN.md §5: 20M and 10M).
+    """
     tax = records * (1.0 - MIX["penalty"] - MIX["judicial"] - SI_ROWS_PER_DOCUMENT * MIX["social_insurance"])
     return Volumes(
-        registration=max(1, round(records * REGISTER_SHARE)),
+        registration=max(1, register if register is not None else round(records * REGISTER_SHARE)),
         penalty=max(1, round(records * MIX["penalty"])),
         judicial=max(1, round(records * MIX["judicial"])),
         tax=max(1, round(tax / TAX_FILES)),

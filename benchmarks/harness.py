@@ -148,3 +148,91 @@ def human(n: float) -> str:
             value = n / size
             return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
     return str(int(n))
+
+
+class PeakMemory:
+    """Peak memory while a phase runs, sampled every ``interval`` seconds in a thread.
+
+    Two figures, because the work is split between processes: ``client_mib`` is the summed
+    proportional set size (PSS: shared pages counted once) of this process and its children
+    (generator and ingest workers, dbt runs in-process); ``server_mib`` the PSS of the
+    PostgreSQL backends serving ``dbname`` (the server's shared buffers are counted in
+    proportion, so this is the sessions' own memory, not the whole cluster's). ``used_mib`` is
+    the machine's used memory (total − available), which includes anything else running.
+    """
+
+    def __init__(self, dsn: str | None, interval: float = 1.0) -> None:
+        import threading
+
+        self._dsn = dsn
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.peaks = {"client_mib": 0.0, "server_mib": 0.0, "used_mib": 0.0}
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peaks = {k: round(v, 1) for k, v in self.peaks.items()}
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        dbname = None
+        if self._dsn:
+            from psycopg.conninfo import conninfo_to_dict
+
+            dbname = conninfo_to_dict(self._dsn).get("dbname")
+        while True:
+            client = _pss_mib([me, *me.children(recursive=True)])
+            server = _pss_mib(_backends(dbname)) if dbname else 0.0
+            vm = psutil.virtual_memory()
+            for key, value in (("client_mib", client), ("server_mib", server),
+                               ("used_mib", (vm.total - vm.available) / 2**20)):
+                self.peaks[key] = max(self.peaks[key], value)
+            if self._stop.wait(self._interval):
+                return
+
+
+def _pss_mib(processes: list) -> float:
+    import psutil
+
+    total = 0
+    for p in processes:
+        try:
+            info = p.memory_full_info()
+            total += getattr(info, "pss", info.rss)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return total / 2**20
+
+
+def _backends(dbname: str) -> list:
+    """PostgreSQL processes serving ``dbname``: their command line names the database."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(p.info.get("cmdline") or [])
+        if p.info.get("name") == "postgres" and f" {dbname} " in f" {cmdline} ":
+            found.append(p)
+    return found
+
+
+@contextmanager
+def phase(times: dict[str, float], memory: dict[str, dict], key: str, dsn: str | None) -> Iterator[None]:
+    """``timed`` plus the phase's peak memory (``PeakMemory``) stored under ``memory[key]``."""
+    with PeakMemory(dsn) as meter, timed(times, key):
+        yield
+    memory[key] = meter.peaks
+    print(f"    peak memory: {meter.peaks}", file=sys.stderr, flush=True)
+
+
+def directory_bytes(path: Path) -> int:
+    """Bytes of the regular files under ``path`` (the deliveries on disk)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
