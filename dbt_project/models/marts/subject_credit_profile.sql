@@ -166,89 +166,6 @@ profile as (
 
 ),
 
--- the records behind each metric: the counted records, or the rating that gives the tax level
-evidence as (
-
-    select
-        profile.subject_key,
-        counts.records_in_force_ids,
-        {% for metric in record_metrics %}
-        counts.{{ metric }}_ids,
-        {% endfor %}
-        array_remove(array[latest_rating.record_id], null) as tax_rating_ids
-
-    from profile
-    left join counts on counts.subject_key = profile.subject_key
-    left join latest_rating on latest_rating.subject_key = profile.subject_key
-
-),
-
-metrics as (
-
-    select profile.subject_key, metric.name, metric.value, metric.record_ids
-    from profile
-    inner join evidence on evidence.subject_key = profile.subject_key
-    cross join lateral (
-        values
-        {% for metric in credit_grade_metrics() %}
-            {%- if metric in record_metrics or metric == 'records_in_force' %}
-                {%- set ids = 'evidence.' ~ metric ~ '_ids' %}
-            {%- elif metric.startswith('tax_rating_') %}
-                {%- set ids = 'evidence.tax_rating_ids' %}
-            {%- else %}
-                {%- set ids = 'null::text[]' %}
-            {%- endif %}
-            ('{{ metric }}', profile.{{ metric }}::numeric, {{ ids }}){% if not loop.last %},{% endif %}
-        {% endfor %}
-    ) as metric (name, value, record_ids)
-
-),
-
-matched as (
-
-    select
-        metrics.subject_key,
-        rules.rule_code,
-        rules.grade,
-        grades.grade_rank,
-        rules.rule_code || ' ' || rules.reason || ' (' || metrics.name || ' = ' || metrics.value
-            || coalesce(': ' || array_to_string(metrics.record_ids, ', '), '') || ')' as reason
-
-    from metrics
-    inner join rules on rules.metric = metrics.name
-    inner join grades on grades.grade = rules.grade
-    where case rules.operator
-        when '>=' then metrics.value >= rules.threshold
-        when '>' then metrics.value > rules.threshold
-        when '=' then metrics.value = rules.threshold
-        when '<=' then metrics.value <= rules.threshold
-        when '<' then metrics.value < rules.threshold
-    end
-
-),
-
--- the worst grade matched, with every reason for it and for the other adverse grades; the best
--- grade's reasons ("no active adverse record") only when nothing worse matched
-worst as (
-
-    select *, max(grade_rank) over (partition by subject_key) as worst_rank
-    from matched
-
-),
-
-graded as (
-
-    select
-        subject_key,
-        (array_agg(grade order by grade_rank desc, rule_code))[1] as credit_grade,
-        array_agg(reason order by grade_rank desc, rule_code) as grade_reasons
-
-    from worst
-    where grade_rank > (select min(grade_rank) from grades where grade <> 'N') or worst_rank = grade_rank
-    group by subject_key
-
-),
-
 final as (
 
     select
@@ -263,7 +180,56 @@ final as (
         {{ dbt.current_timestamp() }} as built_at
 
     from profile
-    left join graded on graded.subject_key = profile.subject_key
+    left join counts on counts.subject_key = profile.subject_key
+    left join latest_rating on latest_rating.subject_key = profile.subject_key
+    {#- Each subject is graded from its own metrics in a lateral subquery: a handful of rows per
+        subject matched against the rules (hashed once). Why not a join of two per-subject CTEs:
+        the planner has no statistics for a CTE's aggregate (it guesses 200 rows), and on ~300k
+        subjects it chose a nested loop of every subject against every graded subject. #}
+    left join lateral (
+
+        select
+            (array_agg(matched.grade order by matched.grade_rank desc, matched.rule_code))[1] as credit_grade,
+            array_agg(matched.reason order by matched.grade_rank desc, matched.rule_code) as grade_reasons
+
+        from (
+            select
+                rules.rule_code,
+                rules.grade,
+                grades.grade_rank,
+                max(grades.grade_rank) over () as worst_rank,
+                rules.rule_code || ' ' || rules.reason || ' (' || metric.name || ' = ' || metric.value
+                    || coalesce(': ' || array_to_string(metric.record_ids, ', '), '') || ')' as reason
+
+            from (
+                values
+                {% for metric in credit_grade_metrics() %}
+                    {%- if metric in record_metrics or metric == 'records_in_force' %}
+                        {%- set ids = 'counts.' ~ metric ~ '_ids' %}
+                    {%- elif metric.startswith('tax_rating_') %}
+                        {%- set ids = 'array_remove(array[latest_rating.record_id], null)' %}
+                    {%- else %}
+                        {%- set ids = 'null::text[]' %}
+                    {%- endif %}
+                    ('{{ metric }}', profile.{{ metric }}::numeric, {{ ids }}){% if not loop.last %},{% endif %}
+                {% endfor %}
+            ) as metric (name, value, record_ids)
+            inner join rules on rules.metric = metric.name
+            inner join grades on grades.grade = rules.grade
+            where case rules.operator
+                when '>=' then metric.value >= rules.threshold
+                when '>' then metric.value > rules.threshold
+                when '=' then metric.value = rules.threshold
+                when '<=' then metric.value <= rules.threshold
+                when '<' then metric.value < rules.threshold
+            end
+        ) as matched
+        -- the worst grade matched, with every reason for it and for the other adverse grades; the
+        -- best grade's reasons ("no active adverse record") only when nothing worse matched
+        where matched.grade_rank > (select min(grade_rank) from grades where grade <> 'N')
+           or matched.worst_rank = matched.grade_rank
+
+    ) as graded on true
 
 )
 
