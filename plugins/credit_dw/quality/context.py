@@ -103,10 +103,22 @@ def replace_query_asset(datasource: Any, name: str, query: str) -> Any:
     return datasource.add_query_asset(name, query=query)
 
 
-def replace_table_asset(datasource: Any, name: str, schema: str, table: str) -> Any:
+def table_asset(datasource: Any, name: str, schema: str, table: str) -> Any:
+    """The table asset, kept from night to night: unlike a query asset nothing in it changes,
+    and every re-add rewrites the whole ``great_expectations.yml``."""
     if name in datasource.get_asset_names():
+        asset = datasource.get_asset(name)
+        if asset.table_name == table and asset.schema_name == schema:
+            return asset
         datasource.delete_asset(name)
     return datasource.add_table_asset(name, table_name=table, schema_name=schema)
+
+
+def whole_table_batch(asset: Any) -> Any:
+    """The asset's one batch definition, the whole table (or query), added once."""
+    if "whole" in {definition.name for definition in asset.batch_definitions}:
+        return asset.get_batch_definition("whole")
+    return asset.add_batch_definition_whole_table("whole")
 
 
 def replace_by_name(store: Any, name: str, obj: Any) -> Any:
