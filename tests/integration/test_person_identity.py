@@ -44,9 +44,9 @@ def _key(text: str) -> str:
 
 
 ZHANG_LISTED = _key("3201**********1230|张某")   # the penalised person 张某, as the court lists him
-LI_LISTED = _key("3205**********0011|李某")
-LI_A = _key("320581199001010011")                # two penalised 李某 the mask and name both fit
-LI_B = _key("320582198807070011")
+LI_LISTED = _key("3205**********0011|李 某")  # as the loader keys the name the court wrote
+LI_A_ID, LI_B_ID = "320581199001010011", "320582198807070011"   # two penalised 李某 the mask and name fit
+LI_A, LI_B = _key(LI_A_ID), _key(LI_B_ID)
 ZHANG_DISHONEST = record_id("judicial", "（2026）苏0102执77号", ZHANG_LISTED, "dishonest")
 LI_RESTRICTED = record_id("judicial", "（2026）苏0102执78号", LI_LISTED, "restricted")
 
@@ -69,6 +69,10 @@ def _add_persons(conn: psycopg.Connection) -> None:
             " '2026-03-01', '2026-10-01', %s, %s, 'judicial.file', %s)",
             (case, key, list_type, f"h{number}", name, masked, NIGHT_2, judicial, number),
         )
+    # the clear IDs behind the penalties' hashes, as the loader registers them (a rotation reads them)
+    for id_hash, number in ((PERSON_HASH, PERSON_ID), (LI_A, LI_A_ID), (LI_B, LI_B_ID)):
+        conn.execute("insert into restricted.person_identity (id_hash, id_number, id_type, id_masked, first_batch_id)"
+                     " values (%s, %s, '01', %s, %s)", (id_hash, number, number[:4] + "*" * 10 + number[-4:], penalty))
     for number, id_hash in enumerate([LI_A, LI_B], start=20):
         conn.execute(
             "insert into raw.penalty (authority_code, decision_number, operation, field_set, party_name, party_type,"
@@ -194,3 +198,75 @@ def test_conflicting_names_are_register_anomalies(warehouse: tuple[str, list[str
     (detail,) = rows(dsn, "select detail from marts_candidate.register_anomalies"
                           " where anomaly_type = 'name_conflict' and subject_key = %s", ORG_D)[0]
     assert "某某有限公司" in detail and "social_insurance" in detail
+
+
+def _subject_partition(dsn: str) -> set[frozenset]:
+    """Which records share a subject, by lineage (record ids and subject keys change with the key)."""
+    grouped = rows(dsn, "select array_agg(feed || ':' || source_file || ':' || source_row order by 1)"
+                        " from marts_candidate.fct_credit_record group by subject_key")
+    return {frozenset(g[0]) for g in grouped}
+
+
+def _links(dsn: str) -> list[tuple]:
+    return rows(dsn, "select masked_id, person_name, confidence, link_status, is_applied, decision_reason"
+                     " from marts_candidate.person_link_review order by 1, 2, 3, 4, 5, 6")
+
+
+def _old_key_values(dsn: str) -> set[str]:
+    """Every value made with the old key: person hashes and the record ids that embed them."""
+    found = rows(dsn, "select id_hash from restricted.person_identity union select party_key from"
+                      " raw.judicial_listing where party_uscc is null union select subject_key from"
+                      " marts_candidate.fct_credit_record where subject_category = 'natural_person' union select"
+                      " record_id from marts_candidate.fct_credit_record where subject_category = 'natural_person'"
+                      " and feed in ('judicial', 'tax')")
+    return {r[0] for r in found}
+
+
+def _where_found(dsn: str, values: set[str]) -> list[str]:
+    columns = rows(dsn, "select table_schema, table_name, column_name, data_type from information_schema.columns"
+                        " join information_schema.tables using (table_schema, table_name)"
+                        " where table_type = 'BASE TABLE' and table_schema in"
+                        " ('raw', 'restricted', 'governance', 'history', 'quality', 'intermediate', 'marts_candidate')"
+                        " and data_type in ('text', 'jsonb', 'ARRAY')")
+    hits = []
+    for schema, table, column, _ in columns:
+        (count,) = rows(dsn, f'select count(*) from "{schema}"."{table}" as t where exists'
+                             f' (select from unnest(%s::text[]) as v(x) where strpos(t."{column}"::text, x) > 0)',
+                        sorted(values))[0]
+        if count:
+            hits.append(f"{schema}.{table}.{column}: {count}")
+    return hits
+
+
+def test_a_key_rotation_rekeys_everything_in_one_go_and_keeps_subjects_links_and_decisions(
+    warehouse: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    dsn, flags = warehouse
+    partition, links, old_values = _subject_partition(dsn), _links(dsn), _old_key_values(dsn)
+    decisions = rows(dsn, "select decision, reason from governance.person_link_decision order by decision_id")
+    assert any(link[3] == "accepted" for link in links)  # the steward decision of the test before
+    monkeypatch.setenv("WAREHOUSE_DSN", dsn)
+    monkeypatch.setenv("CREDIT_DW_PII_KEY_OLD", "wrong-old-key")
+    monkeypatch.setenv("CREDIT_DW_PII_KEY", "a-new-key-" + "5" * 32)
+    assert cli.main(["identity", "rotate-key"]) == 2  # a wrong old key changes nothing
+    assert "not made with the old key" in capsys.readouterr().err
+    assert _old_key_values(dsn) == old_values
+
+    monkeypatch.setenv("CREDIT_DW_PII_KEY_OLD", "test")
+    assert cli.main(["identity", "rotate-key"]) == 0
+    assert "build --full-refresh" in capsys.readouterr().out
+    build(dsn, flags, NIGHT_2, "--full-refresh")
+
+    assert _subject_partition(dsn) == partition
+    assert _links(dsn) == links
+    assert rows(dsn, "select decision, reason from governance.person_link_decision order by decision_id") == decisions
+    assert _subject(dsn, record_id("judicial", "（2026）苏0102执78号", _new_key("3205**********0011|李 某"),
+                                   "restricted")) == (_new_key(LI_A_ID), "person_link")
+    assert _where_found(dsn, old_values) == []
+    (rotation,) = rows(dsn, "select rows_rekeyed->>'restricted.person_identity.id_hash'"
+                            " from governance.pii_key_rotation")
+    assert rotation == ("3",)
+
+
+def _new_key(text: str) -> str:
+    return hmac.new(("a-new-key-" + "5" * 32).encode(), text.encode(), sha256).hexdigest()

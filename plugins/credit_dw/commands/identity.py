@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action.add_argument("--reason", required=True, help="why (evidence checked, documents seen)")
         action.set_defaults(handler=_decide, decision=decision)
 
+    rotate = actions.add_parser(
+        "rotate-key", help="re-key every keyed hash from CREDIT_DW_PII_KEY_OLD to CREDIT_DW_PII_KEY, in one "
+                           "transaction (then run credit-dw build --full-refresh)")
+    rotate.set_defaults(handler=_rotate)
+
 
 def _identity():
     from credit_dw import identity
@@ -65,3 +70,24 @@ def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    import os
+
+    from credit_dw import config, rotation
+
+    old = os.environ.get("CREDIT_DW_PII_KEY_OLD", "").strip()
+    if not old:
+        raise UserError("set CREDIT_DW_PII_KEY_OLD to the key the warehouse was built with and CREDIT_DW_PII_KEY "
+                        "to the new one")
+    try:
+        counts = rotation.rotate_key(old.encode(), config.pii_hash_key())
+    except rotation.RotationError as exc:
+        raise UserError(str(exc)) from exc
+    for column, rewritten in counts.items():
+        if rewritten:
+            print(f"{column:<60} {rewritten:>10}")
+    print(f"re-keyed {sum(counts.values())} value(s) in one transaction; now run `credit-dw build --full-refresh` "
+          "so the dbt schemas follow, and retire CREDIT_DW_PII_KEY_OLD")
+    return 0
