@@ -19,7 +19,7 @@ from pathlib import Path
 from credit_dw.generate import defects as dx
 from credit_dw.generate import vocab
 from credit_dw.generate.defects import Defect, Tally
-from credit_dw.generate.people import person
+from credit_dw.generate.people import person, shared_person
 from credit_dw.generate.plan import Plan
 from credit_dw.generate.rng import random_date, rng
 from credit_dw.generate.writers import BAD_MARK, JsonLinesWriter
@@ -99,6 +99,9 @@ def _entry(plan: Plan, listing: Listing, e: int, partial: bool) -> dict:
                  "businessEntity": s.legal_rep}
     else:
         p = person(r)
+        pairing = rng(plan.seed, "judicial-person-pool", case)  # its own stream: the entry's draws stay
+        if pairing.random() < 0.25:
+            p = shared_person(plan.seed, plan.rows, pairing)
         party = {"iname": p.name, "cardNum": mask_id(p.resident_id), "partyType": "自然人", "sexy": p.sex,
                  "age": p.age_on(first_day), "businessEntity": ""}
     owed = r.randint(2000, 3_000_000)

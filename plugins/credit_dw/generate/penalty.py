@@ -17,7 +17,7 @@ from pathlib import Path
 from credit_dw.generate import defects as dx
 from credit_dw.generate import penalty_content as pc
 from credit_dw.generate.defects import Defect, Tally
-from credit_dw.generate.people import person
+from credit_dw.generate.people import person, shared_person
 from credit_dw.generate.plan import DATE_FORMATS, LONG_TERM, Plan
 from credit_dw.generate.rng import EventSchedule, random_date, random_time_on, rng
 from credit_dw.generate.vocab import Department, department
@@ -127,6 +127,9 @@ def _record(plan: Plan, j: int) -> dict:
     party_roll = r.random()
     if party_roll < 0.15:
         p = person(r)
+        pairing = rng(plan.seed, "penalty-person-pool", j)  # its own stream: the record's draws stay as they were
+        if pairing.random() < 0.3:
+            p = shared_person(plan.seed, plan.rows, pairing)
         rec.update(CF_XDR_MC=p.name, CF_XDR_LB="自然人")
         if r.random() < 0.95:
             rec.update(CF_XDR_ZJLX="01", CF_XDR_ZJHM=p.resident_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from credit_dw.generate import vocab
-from credit_dw.generate.rng import random_date
+from credit_dw.generate.rng import random_date, rng
 from credit_dw.identifiers import resident_id_check_char
 
 
@@ -25,6 +25,13 @@ class Person:
 def person_name(r: random.Random) -> str:
     given = "".join(r.choice(vocab.GIVEN_CHARS) for _ in range(r.choice((1, 2, 2))))
     return r.choice(vocab.SURNAMES) + given
+
+
+def shared_person(seed: int, rows: int, draw: random.Random) -> Person:
+    """One of the run's few persons that several feeds name (a court lists whom a department
+    penalised): the same name and ID wherever drawn, so the warehouse must resolve them to one
+    subject (issue 11). The pool grows with the run (``rows // 25``, at least 4 persons)."""
+    return person(rng(seed, "person-pool", draw.randrange(max(4, rows // 25))))
 
 
 def person(r: random.Random) -> Person:
