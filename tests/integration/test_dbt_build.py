@@ -293,7 +293,6 @@ BUILT_TABLES = [
     *(f"intermediate.{name}" for name in record_models(DBT_PROJECT_DIR)),
     "intermediate.int_registration__latest",
     "intermediate.int_subject__identifier_map", "intermediate.int_credit_record__lifecycle",
-    "intermediate.int_person__resolution",
     "marts_candidate.fct_credit_record", "marts_candidate.dim_credit_subject",
     "marts_candidate.dim_credit_subject_history",
     "marts_candidate.subject_credit_profile", "marts_candidate.public_disclosure",
