@@ -32,7 +32,7 @@ from test_dbt_build import (
     rows,
 )
 
-from credit_dw.dbt import DBT_PROJECT_DIR
+from credit_dw.dbt import DBT_PROJECT_DIR, DbtRunError, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +110,13 @@ def test_a_dates_only_night_rewrites_only_the_records_whose_date_came(nights: st
     assert record_id("registration", ORG_B) not in rewritten
     total = rows(nights, "select count(*) from public.night_4_fact")[0][0]
     assert 0 < len(rewritten) < total
+
+
+def test_a_night_stops_while_a_seed_differs_from_the_last_full_refresh(nights: str, tmp_path: Path) -> None:
+    """The last full refresh (night 4's) ran with 罚款 serious: the shipped seeds now differ from
+    it, so a night with them fails the nightly test and names the seed; the changed copy passes."""
+    check = ["test", "--select", "assert_seeds_unchanged_since_full_refresh",
+             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    with pytest.raises(DbtRunError, match="assert_seeds_unchanged_since_full_refresh"):
+        run_dbt(check, dsn=nights)
+    run_dbt([*check[:3], *project_with_serious_fines(tmp_path / "changed")], dsn=nights)
