@@ -54,13 +54,57 @@ def _mixed_file() -> bytes:
     return data + "宁MIX罚11号,坏字节".encode("gb18030") + f",法人及非法人组织,,,,,x,{TAIL}\n".encode()
 
 
+def _plain_file() -> bytes:
+    """No quote, no control character: the byte-block path at any block size. Values at the edge
+    of the vectorised rules (amounts, all-digit USCCs and the party type, CR LF, tabs, blank
+    lines, a CR inside a line, a field too many or too few)."""
+    def row(n: int, party: str = "南京某某科技有限公司,法人及非法人组织,91320100MA1W3XYU55", fine: str = "0.35",
+            facts: str = "虚假宣传") -> str:
+        return f"宁PLAIN罚{n}号,{party},,,,{facts},{TAIL.replace(',0.35,', f',{fine},')}"
+    fines = ["0.1234567", "0.123456", "007.50", "999999999999.999999", "1000000000000", "１２", "12.", ".5", "-1",
+             "1e3", " 3.5 ", "0", "0.000000", "12345678901234"]
+    rows = [row(i, fine=f) for i, f in enumerate(fines)]
+    rows += [
+        row(20, party="某甲公司,法人及非法人组织,913207032838462910"),   # all digits, valid: an organisation
+        row(21, party="张三,自然人,913207032838462910"),                # the same code for a person
+        row(22, party="张三,自然人,320102199003071036"),                # passes both checks: a person
+        row(23, party="某乙公司,法人及非法人组织,320102199003071036"),    # passes both: the party type decides
+        row(24, party="某丙,,320102199003071124"),                      # no party type: register, embedded code
+        row(25, party="某丁公司, 法人及非法人组织 ,913207032838462910"),   # party type padded
+        row(26, facts="\t制表符\t"),
+        row(27, facts="内含\r回车"),
+        row(28) + ",多一列",
+        "宁PLAIN罚29号,少列",
+        "   ",
+        "",
+        row(30, facts="身份证 320102199003071239 在文中"),
+        row(31, party="某戊公司,法人及非法人组织,ｇｂ"),
+    ]
+    text = HEADER + "\r\n" + "".join(r + ("\r\n" if i % 2 else "\n") for i, r in enumerate(rows))
+    return text.encode("gb18030")
+
+
+def _legacy_file() -> bytes:
+    """The legacy field set's date-times (``SJC``) at the edge of the vectorised rule."""
+    stamps = ["2026-11-19 11:03:24", "2026-02-29 10:00:00", "2024-02-29 10:00:00", "2026-11-19 23:59:60",
+              "0000-01-01 00:00:00", "2026-11-19T10:00:00", "2026-11-19 9:00:00", "2026/11/19 10:00:00",
+              "2026-11-19", "2026-11-19 10:00", "2026-11-19 24:00:00", "２０２６-11-19 10:00:00", "x"]
+    lines = ["CF_WSH,CF_XDR_MC,CF_XDR_SHXYM,CF_JDRQ,CF_XZJG,CF_ZT,SJC"]
+    lines += [f"锡LEGACY罚{i}号,无锡某某有限公司,91320100MA1W3XYU55,2026-10-30,无锡市应急管理局,0,{s}"
+              for i, s in enumerate(stamps)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("columnar_landing")
     for feed in FEEDS:
         shutil.copytree(PROJECT_ROOT / "samples" / "landing" / feed, root / feed)
     generate(root, GENERATED_DAY, 1, 1500, 909, defect_rate=0.10, feeds=list(FEEDS))
-    (root / "penalty" / GENERATED_DAY.isoformat() / "penalty_mixed_20261123.csv").write_bytes(_mixed_file())
+    day = root / "penalty" / GENERATED_DAY.isoformat()
+    day.joinpath("penalty_mixed_20261123.csv").write_bytes(_mixed_file())
+    day.joinpath("penalty_plain_20261123.csv").write_bytes(_plain_file())
+    day.joinpath("penalty_legacy_plain_20261123.csv").write_bytes(_legacy_file())
     return root
 
 
@@ -87,10 +131,14 @@ def _state(dsn: str) -> dict[str, list]:
     return state
 
 
-@pytest.mark.parametrize(("block_lines", "known_limit"), [(columnar.BLOCK_LINES, columnar.KNOWN_LIMIT), (7, 5)],
+@pytest.mark.parametrize(("block_bytes", "block_lines", "known_limit"),
+                         [(columnar.BLOCK_BYTES, columnar.BLOCK_LINES, columnar.KNOWN_LIMIT), (300, 7, 5)],
                          ids=["default-blocks", "tiny-blocks"])
-def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, block_lines, known_limit):
-    """``tiny-blocks`` crosses block boundaries and forgets known outcomes all the time."""
+def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, block_bytes, block_lines, known_limit):
+    """``default-blocks`` reads the plain files as byte blocks; ``tiny-blocks`` crosses block
+    boundaries (a quoted record across two byte blocks, plain blocks next to blocks of the row
+    path) and forgets known outcomes all the time."""
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(columnar, "BLOCK_LINES", block_lines)
     monkeypatch.setattr(columnar, "KNOWN_LIMIT", known_limit)
     expected_dsn, actual_dsn = create_fresh_database(), create_fresh_database()
@@ -103,7 +151,10 @@ def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, b
         assert sum(len(v) for v in expected.values()) > 3000  # the comparison is about real volume
         codes = {c for _f, _r, cs, _m, _raw in expected["rejected"] for c in cs}
         assert {"MALFORMED_ROW", "DUPLICATE_KEY", "NUL_BYTE", "ENCODING", "PERSON_ID_AS_USCC",
-                "DATE_AFTER_DELIVERY", "MISSING_REQUIRED", "INVALID_USCC"} <= codes
+                "DATE_AFTER_DELIVERY", "MISSING_REQUIRED", "INVALID_USCC", "INVALID_AMOUNT",
+                "INVALID_TIMESTAMP"} <= codes
+        plain = [r for r in expected["raw.penalty"] if "PLAIN" in str(r) or "LEGACY" in str(r)]
+        assert len(plain) > 20  # the edge files load (not rejected as a whole)
         for name in expected:
             assert actual[name] == expected[name], name
         assert_reconciled(actual_dsn)

@@ -1,36 +1,52 @@
-"""Columnar load of CSV delta files: parse blocks with polars, validate each distinct value once.
+"""Columnar load of CSV delta files: byte blocks split in polars, each distinct value validated once,
+COPY by the server while the next block is validated.
 
-Why: the row-at-a-time loader spent most of its time in Python per field and per row (validation,
-``write_row``, a stage table and an ``INSERT … SELECT``, masking every raw line). Here a file is
-read in bounded blocks of lines; the plain lines of a block (one line per record, no quote, no
-NUL, the header's field count, no control characters) are parsed by polars in one call and
-validated column by column:
+Why this design (issue 9, part 2: "as fast as the server can store it"):
 
-- free-text fields and identifiers without a validator are cleaned with vectorised string
-  expressions (trim, NFKC, upper case); only values holding a 15+ digit run go through the
-  Python ID masking;
-- every other field (dates, amounts, enums, lookups, USCC/organisation/registration codes,
-  personal IDs) is validated by the very same ``RowValidator._field`` the row path uses, once per
-  *distinct* value (with the fields it depends on, e.g. the ID type), and joined back;
-- accepted rows go straight into the raw table by one ``COPY … (FORMAT csv)`` per block (no stage
-  table, no per-row conversion); rejected rows — and only they — get their raw line, masked, and
-  the same message the row path writes.
+- *Reading on whole byte blocks* (``CsvSource.blocks``): the file is read in ``BLOCK_BYTES``
+  blocks cut at a line end. A block without a quote and without control characters (two C-speed
+  scans of the bytes) is decoded in one call and split into lines and fields by polars
+  (``read_csv`` on a separator that cannot occur, then ``split_exact`` on commas): no Python
+  per line. Lines with another field count, blank lines and lines with a CR inside take the row
+  path. A block with a quote or a control character goes through the record reader
+  (``candidates()``), which finds multi-line records exactly as the row engine does, until the
+  record boundaries are back at a block end.
+- *Validation by column*: free-text fields and identifiers without a validator are cleaned with
+  vectorised string expressions (trim, NFKC, upper case); only values holding a 15+ digit run go
+  through the Python ID masking. Every other field is validated once per *distinct* value (with
+  the fields it depends on, e.g. the ID type): the common valid case by vectorised rules (dates,
+  date-times, amounts, USCC and resident-ID check characters), everything else — every error
+  message included — by the row path's own ``RowValidator._field``, so results are identical
+  whichever way a value goes. Outcomes are added to the block as columns (``hstack``), never
+  joined onto the whole block, so the source columns are not copied once per field.
+- *Block COPY, no per-row conversion*: accepted rows are written by polars' CSV writer and sent
+  by one ``COPY … (FORMAT csv)`` per block straight into the raw table (no stage table, no
+  ``write_row``, no ``analyze``). Rejected rows — and only they — get their raw line, masked, and
+  the row path's message. Clear personal IDs go to a temporary stage per file and into
+  ``restricted.person_identity`` by one set-based insert at the end (first row wins).
+- *Two cores*: the SQL runs in a writer thread (``_Writer``) on the load's connection while the
+  main thread parses and validates the next block; libpq and polars release the GIL, so the
+  load takes about max(validate, store), not their sum. One transaction per file as before: a
+  killed load leaves nothing, and ``rows_read = loaded + rejected`` holds per file.
+- *No per-row FK where the loader guarantees the batch* (V071 for raw, V130 for the person
+  register).
 
-Lines that are not plain (quoted fields, multi-line records, stray quotes, undecodable bytes, a
-wrong field count) take the row path record by record, inside the same load, so results are
-identical whichever path a record takes. Duplicate natural keys are found through a 64-bit hash
-of the key per accepted row (16 bytes a row, not the rows) and confirmed in SQL on the candidates
-only; the 2nd and later occurrences move from raw to the quarantine with the usual message.
-Memory is bounded by the block size, not the file.
+Duplicate natural keys are found through a 64-bit hash of the key per accepted row (16 bytes a
+row, not the rows) and confirmed in SQL on the candidates only; the 2nd and later occurrences
+move from raw to the quarantine with the usual message. Memory is bounded by the block size
+(``BLOCK_BYTES``, ``WRITES_AHEAD`` blocks queued for the writer), not by the file.
 """
 
 from __future__ import annotations
 
 import io
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +61,11 @@ from credit_dw.ingest.readers import CsvSource, HashedInput, Record
 from credit_dw.ingest.reasons import Issue
 from credit_dw.ingest.validation import RowOutcome, RowValidator, mask_personal_ids
 
-BLOCK_LINES = 8_000  # bounds memory: a block costs about 9 KB a line once validated (peak RSS ~210 MiB)
+BLOCK_BYTES = 4 << 20  # plain bytes read and validated at a time: bounds memory (peak RSS ~280 MiB)
+BLOCK_LINES = 8_000  # records per block where records take the row path (quotes, control characters)
 KNOWN_LIMIT = 10_000  # outcomes kept per field between blocks (values that repeat: dates, codes)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\r]")  # Python strips \x1c-\x1f, Rust does not
+WRITES_AHEAD = 2  # blocks validated but not yet written: the validating thread runs this far ahead
 _DIGITS15 = r"\d{15}"
 
 
@@ -72,25 +90,96 @@ def load(conn: psycopg.Connection, source: CsvSource, validator: RowValidator, k
          columns: list[str], batch_id: int, feed: str, rel: str) -> Counts:
     """Validate and load every record of ``source`` into ``kind.raw_table``; returns the counts."""
     loader = _Loader(conn, source, validator, kind, columns, batch_id, feed, rel)
-    for block in _blocks(source):
-        loader.block(block)
+    with _Writer(conn) as writer:
+        loader.writer = writer
+        writer.submit(_create_persons)
+        for block in source.blocks(BLOCK_BYTES, BLOCK_LINES):
+            if block[0] == "text":
+                loader.text(*block[1:])
+            else:
+                loader.block(block[1])
+        writer.submit(partial(_register_persons, batch_id=batch_id))
     loader.reject_duplicates()
     return loader.counts
 
 
-def _blocks(source: CsvSource) -> Any:
-    """Bounded blocks of candidate records (record boundaries are final once a candidate is out)."""
-    block: list[tuple[int, list[bytes], str | None]] = []
-    for candidate in source.candidates():
-        block.append(candidate)
-        if len(block) >= BLOCK_LINES:
-            yield block
-            block = []
-    if block:
-        yield block
+class _Writer:
+    """The load's SQL, in order, on its connection, in a thread of its own.
+
+    Why: the server stores block *n* (COPY into raw, the quarantine, the person stage) while this
+    process parses and validates block *n + 1*; polars and libpq release the GIL, so on two cores
+    the load takes about max(validate, store) instead of their sum. The connection (one
+    transaction: a killed load still leaves nothing) is used by this thread alone until
+    ``close``; a failed statement stops the writes and is raised in the validating thread.
+    """
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+        self.jobs: queue.Queue = queue.Queue(maxsize=WRITES_AHEAD)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="columnar-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job(self.conn)
+                except BaseException as exc:  # handed to the validating thread
+                    self.error = exc
+
+    def submit(self, job: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(job)
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None and exc_type is None:
+            raise self.error
+
+
+def _create_persons(conn: psycopg.Connection) -> None:
+    conn.execute("create temp table if not exists _persons (h text, n text, t text, m text, r bigint)"
+                 " on commit drop")
+    conn.execute("truncate _persons")
+
+
+def _copy_persons(conn: psycopg.Connection, data: bytes) -> None:
+    with conn.cursor().copy("copy _persons (h, n, t, m, r) from stdin (format csv)") as copy:
+        copy.write(data)
+
+
+def _register_persons(conn: psycopg.Connection, batch_id: int) -> None:
+    """Clear personal ID numbers go only to restricted.person_identity (the file's first row wins,
+    an earlier batch's row stays): one set-based insert per file."""
+    conn.execute("insert into restricted.person_identity (id_hash, id_number, id_type, id_masked,"
+                 " first_batch_id) select distinct on (h) h, n, t, m, %s from _persons order by h, r"
+                 " on conflict (id_hash) do nothing", (batch_id,))
+
+
+def _copy_raw(conn: psycopg.Connection, statement: sql.Composed, data: bytes) -> None:
+    with conn.cursor().copy(statement) as copy:
+        copy.write(data)
+
+
+def _copy_rows(conn: psycopg.Connection, statement: sql.Composable, rows: list[tuple]) -> None:
+    with conn.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+_QUARANTINE = sql.SQL("copy quality.rejected_rows (batch_id, feed, source_file, source_row, reason_codes,"
+                      " message, raw_record) from stdin")
 
 
 class _Loader:
+    writer: _Writer
+
     def __init__(self, conn: psycopg.Connection, source: CsvSource, validator: RowValidator, kind: FileKind,
                  columns: list[str], batch_id: int, feed: str, rel: str):
         self.conn, self.source, self.validator, self.kind = conn, source, validator, kind
@@ -105,10 +194,46 @@ class _Loader:
         self._issues: dict[str | None, list[Issue]] = {}
         self.table = sql.Identifier(*kind.raw_table.split("."))
         self.copy_cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        self.copy_csv = sql.SQL("copy {} ({}) from stdin (format csv)").format(self.table, self.copy_cols)
+        self.copy_text = sql.SQL("copy {} ({}) from stdin").format(self.table, self.copy_cols)
 
     # --- one block ---------------------------------------------------------------------------
 
+    def text(self, first: int, data: bytes, text: str) -> None:
+        """Plain lines (no quote, no control character): split on commas, all in polars.
+
+        A line with the header's field count is a record; any other line (a blank one, a field
+        too many or too few, a CR inside) takes the row path, which rejects or skips it as it
+        always did.
+        """
+        utf8 = data if self.source.codec == "utf-8" else text.encode("utf-8")
+        # one string per line (the separator never occurs in a plain block); an empty line is null
+        lines = pl.read_csv(utf8, has_header=False, separator="\x1f", quote_char=None, new_columns=["_line"],
+                            schema={"_line": pl.String})["_line"]
+        del utf8
+        expected = text.count("\n") + (not text.endswith("\n"))
+        if len(lines) != expected or text.startswith("\ufeff"):  # never trust a parser blindly
+            self._slow([(first + i, [line + b"\n"], None) for i, line in enumerate(data.split(b"\n")[:expected])])
+            return
+        line = pl.col("_line").fill_null("").str.strip_chars_end("\r")
+        frame = pl.DataFrame([lines]).with_columns(line, pl.int_range(first, first + len(lines)).alias("_row"))
+        plain = ((pl.col("_line").str.count_matches(",", literal=True) == self.width - 1)
+                 & (pl.col("_line").str.strip_chars(" \t") != "") & ~pl.col("_line").str.contains("\r", literal=True))
+        frame = frame.with_columns(plain.alias("_plain"))
+        other = frame.filter(~pl.col("_plain"))
+        frame = frame.filter(pl.col("_plain")).drop("_plain")
+        if frame.height:
+            fields = frame.select(pl.col("_line").str.split_exact(",", self.width - 1).alias("_f")).unnest("_f")
+            fields.columns = self.header
+            frame = pl.concat([fields, frame], how="horizontal").with_columns(pl.int_range(frame.height).alias("_i"))
+            self.counts.read += frame.height
+            self._validate_and_copy(frame)
+        if other.height:
+            raw = data.split(b"\n")
+            self._slow([(row, [raw[row - first] + b"\n"], None) for row in other["_row"]])
+
     def block(self, block: list[tuple[int, list[bytes], str | None]]) -> None:
+        """Candidates of the row path's reader; plain lines among them still go the columnar way."""
         plain_rows: list[int] = []
         plain_lines: list[bytes] = []
         slow: list[tuple[int, list[bytes], str | None]] = []
@@ -151,11 +276,17 @@ class _Loader:
         if frame.height != len(lines):  # cannot happen for plain lines; never trust it blindly
             slow.extend((row, [line], None) for row, line in zip(rows, lines, strict=True))
             return
-        frame = frame.with_columns(pl.Series("_row", rows, dtype=pl.Int64), pl.int_range(len(rows)).alias("_i"))
+        frame = frame.with_columns(pl.Series("_row", rows, dtype=pl.Int64), pl.int_range(len(rows)).alias("_i"),
+                                   pl.Series("_line", text.split("\n")[:-1], dtype=pl.String))
         self.counts.read += frame.height
-        self._validate_and_copy(frame, lines)
+        self._validate_and_copy(frame)
 
-    def _validate_and_copy(self, frame: pl.DataFrame, lines: list[bytes]) -> None:
+    def _validate_and_copy(self, frame: pl.DataFrame) -> None:
+        """``frame``: the source fields, ``_row`` (line number), ``_i`` (position), ``_line`` (raw text).
+
+        Outcome columns are only ever added (``hstack``), never joined onto the whole frame, so
+        the source columns are not copied once per field.
+        """
         outputs: dict[str, list[tuple[pl.Expr, pl.Expr | None]]] = {}   # column -> [(set flag, value)]
         lists: dict[str, list[pl.Expr]] = {}
         error_flags: list[pl.Expr] = []
@@ -171,18 +302,13 @@ class _Loader:
             else:
                 frame = self._mapped_field(frame, index, spec, name, outputs, lists, error_flags, warn_flags,
                                            issue_cols, person_cols)
-        rejected = pl.any_horizontal(error_flags) if error_flags else pl.lit(False)
-        warned = pl.any_horizontal(warn_flags) if warn_flags else pl.lit(False)
-        frame = frame.with_columns(rejected.fill_null(False).alias("_rejected"),
-                                   warned.fill_null(False).alias("_warned"))
-        good = frame.filter(~pl.col("_rejected"))
-        bad = frame.filter(pl.col("_rejected"))
-        self._copy_accepted(good, outputs, lists)
-        self._register_persons(good, person_cols)
-        self._quarantine_plain(bad, issue_cols, lines)
-        warned_rows = good.filter(pl.col("_warned"))["_row"].to_list()
-        self.counts.warned += len(warned_rows)
-        self.counts.warned_rows.update(warned_rows)
+        rejected = pl.any_horizontal(error_flags).fill_null(False) if error_flags else pl.lit(False)
+        warned = pl.any_horizontal(warn_flags).fill_null(False) if warn_flags else pl.lit(False)
+        frame = frame.with_columns(rejected.alias("_rejected"))
+        if frame["_rejected"].any():
+            self._quarantine_plain(frame.filter(pl.col("_rejected")), issue_cols)
+            frame = frame.filter(~pl.col("_rejected"))
+        self._copy_accepted(frame, outputs, lists, person_cols, warned)
 
     # --- fields ------------------------------------------------------------------------------
 
@@ -195,12 +321,11 @@ class _Loader:
             value = value.str.normalize("NFKC").str.strip_chars().str.to_uppercase()
         tmp = f"_v{index}"
         frame = frame.with_columns(value.alias(tmp))
-        suspects = frame.filter(pl.col(tmp).str.contains(_DIGITS15)).select("_i", tmp)
+        suspects = frame.select(pl.arg_where(pl.col(tmp).str.contains(_DIGITS15).fill_null(False)))
         if suspects.height:
-            masked = pl.Series(tmp, [mask_personal_ids(v) for v in suspects[tmp]], dtype=pl.String)
-            fix = pl.DataFrame({"_i": suspects["_i"], f"{tmp}_m": masked})
-            frame = frame.join(fix, on="_i", how="left").with_columns(
-                pl.coalesce(f"{tmp}_m", tmp).alias(tmp)).drop(f"{tmp}_m")
+            at = suspects.to_series()
+            masked = [mask_personal_ids(v) for v in frame[tmp].gather(at)]
+            frame = frame.with_columns(frame[tmp].scatter(at, masked))
         if spec.column:
             outputs.setdefault(spec.column, []).append((pl.col(tmp).is_not_null(), pl.col(tmp)))
         if spec.required:
@@ -236,7 +361,8 @@ class _Loader:
                 known = known.join(distinct, on=deps, how="semi", nulls_equal=True)
             known = fresh if known is None else pl.concat([known, fresh], how="diagonal_relaxed")
             self.known[index] = known
-        frame = frame.join(known, on=deps, how="left", nulls_equal=True)
+        found = frame.select(deps).join(known, on=deps, how="left", nulls_equal=True, maintain_order="left")
+        frame = frame.hstack(found.drop(deps))
         prefix = f"_m{index}_"
         for column in known.columns:
             if not column.startswith(prefix) or column.endswith("_set"):
@@ -261,18 +387,28 @@ class _Loader:
 
         Only *valid* values are decided here (ASCII, so NFKC changes nothing): dates in the three
         accepted layouts that are calendar dates (and not after the delivery, where the spec says
-        so), and USCCs of the right shape whose GB 32100 check character matches and that cannot
-        be a resident ID (not all digits). Everything else, every error message included, comes
-        from ``RowValidator._field`` exactly as in the row path.
+        so); date-times ``YYYY-MM-DD HH:MM:SS`` that are real instants; plain decimal amounts
+        exact to the fen and in range; USCCs of the right shape whose GB 32100 check character
+        matches and that cannot be a resident ID (not all digits), or that the record's party type
+        (or the spec: ``authoritative``) says belong to an organisation. Everything else, every
+        error message included, comes from ``RowValidator._field`` exactly as in the row path.
         """
         if spec.type == "person_id" and not spec.derive and not spec.column:
             return self._fast_persons(index, spec, name, keys)
         if spec.derive or not spec.column or not (
-                spec.type == "date" or (spec.type == "identifier" and spec.validator == "uscc")):
+                spec.type in ("date", "timestamp", "amount_wan", "amount_cny")
+                or (spec.type == "identifier" and spec.validator == "uscc")):
             return None, keys
         text = pl.col(name).str.strip_chars()
         ascii_ = text.str.contains(r"^[\x21-\x7e]+$")
-        if spec.type == "date":
+        if spec.type == "timestamp":
+            value = text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
+            out = value.dt.strftime("%Y-%m-%d %H:%M:%S")  # what isoformat(sep=" ") prints, seconds whole
+            ok = text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$") & (out == text) & (
+                text.str.slice(0, 4) != "0000")  # a leap second rolls over in polars: (out == text) catches it
+        elif spec.type in ("amount_wan", "amount_cny"):
+            out, ok = _amount_expr(text, spec.type)
+        elif spec.type == "date":
             value = _date_expr(text)
             ok = ascii_ & value.is_not_null()
             if spec.not_after_delivery and self.validator.delivery_date is not None:
@@ -281,7 +417,14 @@ class _Loader:
             out = pl.when(iso.is_in(list(spec.open_ended))).then(None).otherwise(iso) if spec.open_ended else iso
         else:
             code = text.str.to_uppercase()
-            ok = ascii_ & code.str.contains(_USCC_SHAPE) & ~code.str.contains(r"^\d{17}[\dX]$") & (
+            organisation = ~code.str.contains(r"^\d{17}[\dX]$")  # else it may be a person's resident ID
+            if spec.authoritative:
+                organisation = pl.lit(True)
+            elif spec.party_type_field:  # the record's party type decides first (RowValidator._is_person)
+                party = pl.col(canonical_header(spec.party_type_field)).str.strip_chars()
+                organisation = organisation | ((party != "") & ~party.str.normalize("NFKC").is_in(
+                    list(spec.person_types)))
+            ok = ascii_ & code.str.contains(_USCC_SHAPE) & organisation & (
                 _uscc_check_expr(code) == code.str.slice(17, 1))
             out = code
         prefix = f"_m{index}_"
@@ -367,7 +510,8 @@ class _Loader:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def _copy_accepted(self, good: pl.DataFrame, outputs: dict, lists: dict) -> None:
+    def _copy_accepted(self, good: pl.DataFrame, outputs: dict, lists: dict, person_cols: list[str],
+                       warned: pl.Expr) -> None:
         if good.height == 0:
             return
         exprs = []
@@ -391,45 +535,35 @@ class _Loader:
         self._hash_keys(out)
         buffer = io.BytesIO()
         out.write_csv(buffer, include_header=False)
-        with self.conn.cursor().copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(
-                self.table, self.copy_cols)) as copy:
-            copy.write(buffer.getvalue())
-        self.counts.loaded += out.height
+        del out
+        self.writer.submit(partial(_copy_raw, statement=self.copy_csv, data=buffer.getvalue()))
+        self.counts.loaded += good.height
+        warned_rows = good.filter(warned)["_row"].to_list()
+        self.counts.warned += len(warned_rows)
+        self.counts.warned_rows.update(warned_rows)
+        self._persons(good, person_cols)
 
     def _hash_keys(self, out: pl.DataFrame) -> None:
         key = list(self.kind.natural_key)
         self.counts.hashes.append(out.select(
             pl.struct(key).hash(seed=0).alias("h"), pl.col("source_row").cast(pl.Int64).alias("row")))
 
-    def _register_persons(self, good: pl.DataFrame, person_cols: list[str]) -> None:
+    def _persons(self, good: pl.DataFrame, person_cols: list[str]) -> None:
+        """(hash, number, type, masked, row) of every person of the accepted rows, to ``_persons``."""
         parts = ("hash", "number", "type", "masked")
-        frames = [good.select([pl.col(prefix + p).alias(p) for p in parts]).drop_nulls("hash")
+        frames = [good.select([*(pl.col(prefix + p).alias(p) for p in parts), pl.col("_row")]).drop_nulls("hash")
                   for prefix in person_cols]
-        if not frames:
+        people = pl.concat(frames) if frames else None
+        if people is None or people.height == 0:
             return
-        people = pl.concat(frames).unique("hash", keep="first")
-        self._insert_persons({h: (h, n, t, m) for h, n, t, m in people.iter_rows()})
+        buffer = io.BytesIO()
+        people.write_csv(buffer, include_header=False)
+        self.writer.submit(partial(_copy_persons, data=buffer.getvalue()))
 
-    def _insert_persons(self, people: dict[str, tuple]) -> None:
-        if not people:
-            return
-        with self.conn.cursor() as cur:
-            cur.execute("create temp table if not exists _persons (h text, n text, t text, m text) on commit drop")
-            cur.execute("truncate _persons")
-            with cur.copy("copy _persons from stdin") as copy:
-                for p in people.values():
-                    copy.write_row(p)
-            cur.execute("insert into restricted.person_identity (id_hash, id_number, id_type, id_masked,"
-                        " first_batch_id) select distinct on (h) h, n, t, m, %s from _persons order by h"
-                        " on conflict (id_hash) do nothing", (self.batch_id,))
-
-    def _quarantine_plain(self, bad: pl.DataFrame, issue_cols: list[tuple[int, str]], lines: list[bytes]) -> None:
-        if bad.height == 0:
-            return
-        codec = self.source.codec
+    def _quarantine_plain(self, bad: pl.DataFrame, issue_cols: list[tuple[int, str]]) -> None:
         rows = []
-        for record in bad.select("_row", "_i", *[c for _, c in issue_cols]).iter_rows():
-            row, i, *found = record
+        for record in bad.select("_row", "_line", *[c for _, c in issue_cols]).iter_rows():
+            row, line, *found = record
             issues: list[Issue] = []
             for (index, _column), value in zip(issue_cols, found, strict=True):
                 if isinstance(value, bool):
@@ -439,50 +573,52 @@ class _Loader:
                                             f"required field {spec.source} is empty; the department must fill it"))
                 elif value is not None:
                     issues.extend(self._issues[value])
-            out = RowOutcome(row, lines[i].decode(codec), issues=issues)
-            rows.append(out)
+            rows.append(RowOutcome(row, line, issues=issues))
         self._quarantine(rows)
 
     def _quarantine(self, outcomes: list[RowOutcome]) -> None:
-        with self.conn.cursor().copy("copy quality.rejected_rows (batch_id, feed, source_file, source_row,"
-                                     " reason_codes, message, raw_record) from stdin") as copy:
-            for out in sorted(outcomes, key=lambda o: o.source_row):
-                copy.write_row((self.batch_id, self.feed, self.rel, out.source_row, out.reason_codes,
-                                mask_personal_ids(out.message(self.rel)), mask_personal_ids(out.raw)))
+        rows = [(self.batch_id, self.feed, self.rel, out.source_row, out.reason_codes,
+                 mask_personal_ids(out.message(self.rel)), mask_personal_ids(out.raw))
+                for out in sorted(outcomes, key=lambda o: o.source_row)]
+        self.writer.submit(partial(_copy_rows, statement=_QUARANTINE, rows=rows))
         self.counts.rejected += len(outcomes)
 
     # --- the row path for what is not plain --------------------------------------------------
 
     def _slow(self, candidates: list[tuple[int, list[bytes], str | None]]) -> None:
-        """Record at a time, streamed into the same raw table while the records are validated."""
+        """Record at a time; the block's accepted rows go into the same raw table by one COPY."""
         accepted: list[RowOutcome] = []
         rejected: list[RowOutcome] = []
+        rows: list[list] = []
         people: dict[str, tuple] = {}
         known = set(self.columns)
-        with self.conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(self.table, self.copy_cols)) as copy:
-            for line_no, lines, problem in candidates:
-                for record in self.source.to_records(line_no, lines, problem):
-                    self.counts.read += 1
-                    out = self.validator.validate(record)
-                    if out.rejected:
-                        rejected.append(out)
-                        continue
-                    unknown = set(out.values) - known
-                    if unknown:  # a spec bug, not a data problem: fail loudly
-                        raise RuntimeError(f"feed spec maps to columns {sorted(unknown)} missing from the raw table")
-                    row = {**out.values, "batch_id": self.batch_id, "source_file": self.rel,
-                           "source_row": out.source_row}
-                    copy.write_row([row.get(c) for c in self.columns])
-                    for p in out.persons:
-                        people.setdefault(p[0], tuple(p))
-                    self.counts.slow_raw[out.source_row] = out.raw
-                    accepted.append(RowOutcome(out.source_row, "", {k: out.values.get(k) for k in
-                                                                    self.kind.natural_key}, out.issues))
+        for line_no, lines, problem in candidates:
+            for record in self.source.to_records(line_no, lines, problem):
+                self.counts.read += 1
+                out = self.validator.validate(record)
+                if out.rejected:
+                    rejected.append(out)
+                    continue
+                unknown = set(out.values) - known
+                if unknown:  # a spec bug, not a data problem: fail loudly
+                    raise RuntimeError(f"feed spec maps to columns {sorted(unknown)} missing from the raw table")
+                row = {**out.values, "batch_id": self.batch_id, "source_file": self.rel,
+                       "source_row": out.source_row}
+                rows.append([row.get(c) for c in self.columns])
+                for p in out.persons:
+                    people.setdefault(p[0], (*p, out.source_row))
+                self.counts.slow_raw[out.source_row] = out.raw
+                accepted.append(RowOutcome(out.source_row, "", {k: out.values.get(k) for k in
+                                                                self.kind.natural_key}, out.issues))
+        if rows:
+            self.writer.submit(partial(_copy_rows, statement=self.copy_text, rows=rows))
         if rejected:
             self._quarantine(rejected)
         if not accepted:
             return
-        self._insert_persons(people)
+        if people:
+            self.writer.submit(partial(_copy_rows, statement=sql.SQL("copy _persons (h, n, t, m, r) from stdin"),
+                                       rows=list(people.values())))
         keys = pl.DataFrame({k: [_copy_text(o.values.get(k)) for o in accepted] for k in self.kind.natural_key},
                             schema={k: pl.String for k in self.kind.natural_key})
         self._hash_keys(keys.with_columns(pl.Series("source_row", [o.source_row for o in accepted])))
@@ -558,6 +694,23 @@ def _date_expr(text: pl.Expr) -> pl.Expr:
              for i in (1, 2, 3)]
     iso = pl.concat_str(parts[0], pl.lit("-"), parts[1].str.zfill(2), pl.lit("-"), parts[2].str.zfill(2))
     return pl.when(parts[0] != "0000").then(iso.str.to_date("%Y-%m-%d", strict=False))  # Python has no year 0
+
+
+def _amount_expr(text: pl.Expr, kind: str) -> tuple[pl.Expr, pl.Expr]:
+    """(COPY text, valid?) of plain amounts: digits with at most 6 (10,000 CNY) or 2 (CNY) decimals.
+
+    Exactly ``values.parse_amount``'s result for these: the value in fen is an integer below
+    10^18, printed as ``<yuan>.<fen>``; anything else (thousands separators, more decimals, full-
+    width digits, out of range) is left to the row path.
+    """
+    scale, digits = (6, 12) if kind == "amount_wan" else (2, 16)
+    parts = text.str.extract_groups(rf"^([0-9]{{1,{digits}}})(?:\.([0-9]{{1,{scale}}}))?$")
+    whole = parts.struct.field("1").cast(pl.Int64, strict=False)
+    fraction = parts.struct.field("2").fill_null("").str.pad_end(scale, "0").cast(pl.Int64, strict=False)
+    fen = whole * 10 ** scale + fraction if kind == "amount_wan" else whole * 100 + fraction
+    ok = fen.is_not_null() & (fen < 10 ** 18)
+    out = pl.concat_str((fen // 100).cast(pl.String), pl.lit("."), (fen % 100).cast(pl.String).str.zfill(2))
+    return out, ok
 
 
 def _uscc_check_expr(code: pl.Expr) -> pl.Expr:

@@ -80,6 +80,12 @@ class HashedInput:
             self._sha.update(line)
             yield line
 
+    def read(self, size: int) -> bytes:
+        """The next ``size`` bytes at most (hashed like ``lines``, which it may follow)."""
+        data = self.file.read(size)
+        self._sha.update(data)
+        return data
+
     def sha256(self) -> str:
         for chunk in iter(lambda: self.file.read(1 << 20), b""):
             self._sha.update(chunk)
@@ -219,6 +225,49 @@ class CsvSource(SourceFile):
         """The candidate records (first line number, lines, problem) not read yet (see ``records``)."""
         return self._chunks
 
+    def blocks(self, size: int, most: int) -> Iterator[tuple]:
+        """The rest of the file in bounded blocks, for the columnar loader.
+
+        ``("text", first_line_no, data, text)``: about ``size`` bytes of whole lines (``data``),
+        decoded (``text``), holding no quote and no control character but tab, CR and LF, so
+        every line is one record candidate and (but for a line with a CR inside, which the caller
+        must hand to the row path) splitting on commas is parsing it.
+        ``("records", candidates)``: at most ``most`` candidates exactly as ``candidates()``
+        yields them, for the blocks that are not plain (quotes, control characters, undecodable
+        bytes) until the record boundaries are back at the end of a block.
+        """
+        chunks = self._chunks
+        feed = _LineFeed(self.input, size, chunks.consumed)
+        chunks.follow(feed)
+        pending = chunks.pending
+        while True:
+            if not feed.lines and not pending:
+                block = feed.block()
+                if block is None:
+                    return
+                first, data = block
+                if _plain_bytes(data):
+                    try:
+                        text = data.decode(self._codec)
+                    except UnicodeDecodeError:
+                        pass
+                    else:
+                        yield "text", first, data, text
+                        continue
+                feed.load(first, data)
+            batch = []
+            candidates = iter(chunks)
+            while feed.lines or pending:
+                candidate = next(candidates, None)
+                if candidate is None:
+                    break
+                batch.append(candidate)
+                if len(batch) >= most:
+                    yield "records", batch
+                    batch = []
+            if batch:
+                yield "records", batch
+
     def records(self) -> Iterator[Record]:
         for line_no, lines, problem in self._chunks:
             yield from self.to_records(line_no, lines, problem)
@@ -282,9 +331,24 @@ class _ByteRecords:
     """
 
     def __init__(self, lines: Iterator[bytes]):
-        self._source = enumerate(lines, start=1)
+        self.consumed = 0  # lines taken from ``lines`` so far
+        self._source: Iterator[tuple[int, bytes]] = self._numbered(lines)
         self._pending: deque[tuple[int, bytes]] = deque()
         self.is_record: Callable[[list[bytes]], bool] | None = None  # set once the header is known
+
+    def _numbered(self, lines: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+        for line in lines:
+            self.consumed += 1
+            yield self.consumed, line
+
+    @property
+    def pending(self) -> deque[tuple[int, bytes]]:
+        """Lines handed back after a stray quote, read again before any new line."""
+        return self._pending
+
+    def follow(self, lines: Iterator[tuple[int, bytes]]) -> None:
+        """Take the following (line number, line) pairs from ``lines`` (a ``_LineFeed``)."""
+        self._source = lines
 
     def _next_line(self) -> tuple[int, bytes] | None:
         return self._pending.popleft() if self._pending else next(self._source, None)
@@ -313,6 +377,68 @@ class _ByteRecords:
                                              "properly; the following lines were read as records of their own")
                 continue
             yield first[0], record, None
+
+
+_ORDINARY = bytes(b for b in range(256) if (b >= 0x20 or b == 0x09) and b not in (0x22, 0x7F))  # no quote, no control
+
+
+def _plain_bytes(data: bytes) -> bool:
+    """No quote and no control character but tab, CR and LF (C-speed scans, no regex); a CR that
+    does not end its line is the caller's to find (per line)."""
+    return b'"' not in data and not data.translate(None, _ORDINARY).translate(None, b"\r\n")
+
+
+class _LineFeed:
+    """The rest of a file read in blocks of whole lines; as an iterator, (line number, line) pairs.
+
+    ``block()`` hands a whole block to the caller (the columnar fast path); ``load()`` puts one
+    back as lines, which the iterator hands out (to ``_ByteRecords``) before reading more blocks.
+    """
+
+    def __init__(self, source: HashedInput, size: int, consumed: int):
+        self.input = source
+        self.size = max(size, 1)
+        self.next_no = consumed + 1
+        self.carry = b""
+        self.lines: deque[tuple[int, bytes]] = deque()
+
+    def block(self) -> tuple[int, bytes] | None:
+        """(first line number, bytes up to and including the last line end; all at the end of file)."""
+        parts = [self.carry]
+        while True:
+            chunk = self.input.read(self.size)
+            if not chunk:
+                data, self.carry = b"".join(parts), b""
+                break
+            parts.append(chunk)
+            if b"\n" in chunk:
+                data = b"".join(parts)
+                cut = data.rindex(b"\n") + 1
+                data, self.carry = data[:cut], data[cut:]
+                break
+        if not data:
+            return None
+        first = self.next_no
+        self.next_no += data.count(b"\n") + (not data.endswith(b"\n"))
+        return first, data
+
+    def load(self, first: int, data: bytes) -> None:
+        lines = data.split(b"\n")
+        last = lines.pop()
+        self.lines.extend((first + i, line + b"\n") for i, line in enumerate(lines))
+        if last:
+            self.lines.append((first + len(lines), last))
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        return self
+
+    def __next__(self) -> tuple[int, bytes]:
+        if not self.lines:
+            block = self.block()
+            if block is None:
+                raise StopIteration
+            self.load(*block)
+        return self.lines.popleft()
 
 
 # --- JSON Lines ----------------------------------------------------------------------------------
