@@ -37,6 +37,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -95,8 +96,15 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
         "disk_bytes_after": disk,
     }
 
+    partial = args.out / f"build_{harness.human(records)}{f'_{args.tag}' if args.tag else ''}.partial.json"
+
+    @contextmanager
     def step(key: str):
-        return harness.phase(times, memory, key, dsn)
+        """One phase, timed and metered; what is measured so far is written after each phase
+        (``*.partial.json``), so a run stopped half-way still leaves its figures."""
+        with harness.phase(times, memory, key, dsn):
+            yield
+        harness.write_json(partial, {**result, "partial": True, "completed_phases": list(times)})
 
     def measure_disk(key: str) -> None:
         disk[key] = {"database": database_size(dsn), "deliveries": harness.directory_bytes(layout.root)}
@@ -142,6 +150,7 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
         else:
             shutil.rmtree(work, ignore_errors=True)
     result["targets"] = targets(result)
+    partial.unlink(missing_ok=True)
     return result
 
 
