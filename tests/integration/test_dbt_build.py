@@ -253,7 +253,7 @@ def rows(dsn: str, query: str, *params) -> list[tuple]:
 # When a row was written and the as-of date it was last evaluated for: they differ between an
 # incremental and a full build by design (an incremental night rewrites only rows that change).
 WRITE_METADATA = ("built_at", "status_as_of", "disclosed_as_of", "profile_as_of", "list_as_of",
-                  "previous_subject_key", "changed_at", "as_of")
+                  "previous_subject_key", "changed_at", "as_of", "evidence_as_of")
 
 
 def incremental_tables(dsn: str) -> dict[str, str]:
@@ -297,7 +297,7 @@ BUILT_TABLES = [
     "marts_candidate.dim_credit_subject_history",
     "marts_candidate.subject_credit_profile", "marts_candidate.public_disclosure",
     "marts_candidate.joint_discipline_list", "marts_candidate.unresolved_subject_records",
-    "marts_candidate.register_anomalies",
+    "marts_candidate.register_anomalies", "marts_candidate.subject_grade_evidence",
     # the change set's record calendar: every record's next status-change date and whether it is
     # in the fact (the other change-set tables list what a build found changed, by design less
     # than a full refresh's "everything")

@@ -72,8 +72,10 @@ def refreshed(nights: tuple[str, list[str]]) -> str:
     return dsn
 
 
-# the samples link persons across feeds (test_dbt_build's hand-written nights have none to link)
-@pytest.mark.parametrize("table", [*BUILT_TABLES, "intermediate.int_person__resolution"])
+# the samples link persons across feeds and hold positive information (A ratings, kept
+# commitments): test_dbt_build's hand-written nights have no person to link and no incentive
+@pytest.mark.parametrize("table", [*BUILT_TABLES, "intermediate.int_person__resolution",
+                                   "marts_candidate.joint_incentive_list"])
 def test_two_nights_behind_catches_up(refreshed: str, table: str) -> None:
     assert differences(refreshed, table) == ([], [])
 

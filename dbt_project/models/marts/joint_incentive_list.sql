@@ -2,18 +2,21 @@
 -- them: positive information in force (catalogue items of severity 'positive': the A tax rating,
 -- commendations, and kept commitments once the commitment feed's catalogue item exists) and no
 -- active adverse record (subject_credit_profile.adverse_active = 0, the same definition the credit
--- grade uses). A full rebuild: one adverse record anywhere takes every row of its subject off.
+-- grade uses). Incremental on tonight's changed subjects: one adverse record takes every row of
+-- its subject off.
 with
 
 records as (
 
     select * from {{ ref('fct_credit_record') }}
+    where {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
 profiles as (
 
     select * from {{ ref('subject_credit_profile') }}
+    where {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 

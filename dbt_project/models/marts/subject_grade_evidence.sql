@@ -8,6 +8,7 @@ profiles as (
     select subject_key, credit_grade, grade_reasons
     from {{ ref('subject_credit_profile') }}
     where grade_reasons is not null
+      and {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
@@ -41,6 +42,7 @@ records as (
 
     from {{ ref('fct_credit_record') }}
     where subject_key is not null
+      and {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
       and status in ('active', 'disputed', 'corrected')
       and coalesce(publicity_start, decision_date) <= {{ as_of_date() }}
 
