@@ -53,8 +53,9 @@ register_names as not materialized (
 
 ),
 
--- organisations' records of other feeds, their names normalised
-named_records as (
+-- organisations' records of other feeds, their names normalised (not materialized: the
+-- normalisation runs only for the records a check keeps after its cheap filters)
+named_records as not materialized (
 
     select
         record_id, subject_key, party_uscc, party_name, feed, authority_name, batch_id, source_file, source_row,
@@ -265,11 +266,13 @@ anomalies as (
         named_records.source_row
     from named_records
     inner join registered on registered.uscc = named_records.party_uscc
-    where not exists (
-        select from register_names
-        where register_names.uscc = named_records.party_uscc
-          and register_names.name_key = named_records.name_key
-    )
+    -- most records carry the registered name as it is: no need to normalise those
+    where named_records.party_name is distinct from registered.name
+      and not exists (
+          select from register_names
+          where register_names.uscc = named_records.party_uscc
+            and register_names.name_key = named_records.name_key
+      )
 
     union all
 
