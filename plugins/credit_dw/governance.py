@@ -42,10 +42,18 @@ def raw_record_keys() -> dict[str, list[str]]:
 
 
 _RECORD_COLUMNS = (
-    "record_id, feed, catalogue_item, item_name, status, status_since, is_publishable, rule_version,"
-    " publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed, party_name,"
-    " authority_name"
+    "record_id, feed, record_type, catalogue_item, item_name, status, status_since, is_publishable,"
+    " rule_version, publicity_start, publicity_end, earliest_repair_on, repairable, early_repair_allowed,"
+    " party_name, authority_name, source_status"
 )
+
+# Records whose repair needs the obligation met first, by what the source reports: a social
+# insurance penalty decision or serious-dishonesty finding stays in force after the arrears are
+# paid (已补缴, source_status 'paid') and becomes *eligible* for repair; unpaid, it is not.
+REPAIR_NEEDS_SOURCE_STATUS = {
+    "social_insurance.penalty": ("paid", "the arrears are paid (the department reports 已补缴)"),
+    "social_insurance.serious": ("paid", "the arrears are paid (the department reports 已补缴)"),
+}
 
 
 class GovernanceError(Exception):
@@ -226,8 +234,8 @@ def approve_repair(
     Decides the record's open repair case (``case_id``, or the one open for ``record_id``); with
     none open, the intake and the decision are recorded together. Refused when the record is not
     published or no longer in force, when its rule allows no repair (court lists end only by the
-    court's removal), or before the end of the minimum publicity period unless the rule allows
-    early repair.
+    court's removal), when its obligation is not met yet (``REPAIR_NEEDS_SOURCE_STATUS``), or
+    before the end of the minimum publicity period unless the rule allows early repair.
     """
     effective_on = effective_on or today()
     with db.transaction(dsn) as conn:
@@ -293,6 +301,12 @@ def _check_repair_allowed(record: dict, effective_on: date | None) -> None:
         raise GovernanceError(
             f"rule {rule} allows no credit repair for {item} ({record['item_name']}): such listings end only "
             "when the source removes them (e.g. the court's removal from its list)."
+        )
+    needed = REPAIR_NEEDS_SOURCE_STATUS.get(record.get("record_type") or "")
+    if needed and record.get("source_status") != needed[0]:
+        raise GovernanceError(
+            f"repair refused: record {rid} ({item}) can be repaired only once {needed[1]}; the source still "
+            f"says {record.get('source_status') or 'nothing'}. Repair after the department's update arrives."
         )
     earliest = record["earliest_repair_on"]
     if effective_on and earliest and effective_on < earliest and not record["early_repair_allowed"]:

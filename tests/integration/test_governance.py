@@ -41,6 +41,7 @@ EXPIRED = record_id("penalty", AUTHORITY, "宁市监罚〔2022〕9号")
 OLD = record_id("penalty", AUTHORITY, "宁市监罚〔2015〕1号")
 RETAINED_UNTIL_NOV_10 = record_id("penalty", AUTHORITY, "宁市监罚〔2020〕5号")
 DISHONEST = record_id("judicial", "（2025）苏0102执1234号", ORG_A, "dishonest")
+SI_SERIOUS_UNPAID = record_id("social_insurance", "11320200MB2222222X", "锡人社认〔2026〕1号", "失业保险")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,8 @@ def test_repair_is_refused_unless_the_rules_allow_it(warehouse: tuple[str, list[
     dsn, _ = warehouse
     with pytest.raises(GovernanceError, match="allows no credit repair"):
         governance.approve_repair(DISHONEST, "steward1", "履行完毕", date(2026, 11, 20), dsn=dsn)
+    with pytest.raises(GovernanceError, match="only once the arrears are paid"):
+        governance.approve_repair(SI_SERIOUS_UNPAID, "steward1", "整改", date(2027, 2, 1), dsn=dsn)
     with pytest.raises(GovernanceError, match="not published"):
         governance.approve_repair(WARNING_ONLY, "steward1", "整改", date(2026, 11, 20), dsn=dsn)
     with pytest.raises(GovernanceError, match="expired"):

@@ -2,7 +2,8 @@
 -- row with the latest update date wins. The document type decides the catalogue item. 已撤销
 -- revokes any document. Full payment (已补缴) ends only a 限期缴纳通知 (the notice asked for
 -- nothing else); a 行政处罚决定 or 严重失信名单认定 stays published for its minimum period and ends
--- through credit repair (payment is what makes the subject eligible), never by the payment itself.
+-- through credit repair (payment is what makes the subject eligible: source_status 'paid'), never by
+-- the payment itself.
 with
 
 arrears as (
@@ -48,6 +49,8 @@ final as (
         case
             when arrears_status = '已撤销' then 'revoked'
             when arrears_status = '已补缴' and document_type = '限期缴纳通知' then 'removed'
+            -- paid: still in force, and now eligible for credit repair (credit_dw.governance)
+            when arrears_status = '已补缴' then 'paid'
             else 'active'
         end as source_status,
         updated_on as source_status_since,
