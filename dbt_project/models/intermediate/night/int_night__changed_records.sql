@@ -87,10 +87,20 @@ changes as (
 
     union all
 
-    select record_id, 'identifier_mapping' from records
-    where party_registration_number in (select identifier from identifiers)
-       or party_organisation_code in (select identifier from identifiers)
-       or {{ organisation_code_of_tax_number('party_tax_number') }} in (select identifier from identifiers)
+    -- one join per identifier column, not `a in (...) or b in (...)`: an OR of subqueries cannot be
+    -- a join, and once the changed identifiers outgrew work_mem PostgreSQL tested every record
+    -- against each of them (a 3M-record night stalled here)
+    select record_id, 'identifier_mapping' from (
+        select records.record_id from records
+        inner join identifiers on identifiers.identifier = records.party_registration_number
+        union
+        select records.record_id from records
+        inner join identifiers on identifiers.identifier = records.party_organisation_code
+        union
+        select records.record_id from records
+        inner join identifiers
+            on identifiers.identifier = {{ organisation_code_of_tax_number('records.party_tax_number') }}
+    ) as mapped
 
     union all
 
