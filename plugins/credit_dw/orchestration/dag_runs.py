@@ -18,6 +18,7 @@ stdout: ``{"dag_id", "logical_date", "ok", "state", "seconds", "log"}``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -62,6 +63,11 @@ def run_all(plan: list[dict[str, Any]], report: Any) -> int:
         log = Path(item["log"])
         started = time.monotonic()
         state = "failed"
+        # Cosmos calls gc.collect() after every dbt invocation (to release dbt's adapters). In
+        # this long-lived process that walked every object Airflow, dbt and GX had created, about
+        # 0.6 s per mart task; what is alive between runs is moved out of the collector's way.
+        gc.collect()
+        gc.freeze()
         with output_to(log):
             try:
                 dag = dags.get(item["dag_id"]) or get_bagged_dag(None, item["dag_id"])
