@@ -14,7 +14,9 @@ Every phase records its wall time and peak memory (``harness.phase``: this proce
 database's backends, the machine), and the disk used after ingest, full build and night.
 ``--gate`` also runs the two GX gates (the pending batches before the full build, the candidate
 marts after it); ``--register`` sizes the register apart from the records; ``--no-night`` stops
-after the full build. The province (DOMAIN.md §5) is::
+after the full build; ``--no-publish`` keeps the night's marts as candidates and measures the
+latency there (at 10M the published copy and its history would not fit this machine's disk).
+The province (DOMAIN.md §5) is::
 
     nice -n 10 .venv/bin/python benchmarks/build.py --records 10000000 --register 20000000 \
         --gate --no-night --tag province
@@ -85,7 +87,7 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
         "machine": harness.machine(),
         "parameters": {"seed": args.seed, "start": args.start.isoformat(), "defect_rate": args.defect_rate,
                        "delta_share": args.delta_share, "jobs": args.jobs, "register": history.registration,
-                       "gate": args.gate, "night": not args.no_night,
+                       "gate": args.gate, "night": not args.no_night, "publish": not args.no_publish,
                        "dbt_threads": os.environ.get("DBT_THREADS", "2"),
                        "pgoptions": os.environ.get("PGOPTIONS", "")},
         "volumes": {"history": deliveries.describe(history), "delta_fraction_of_other_feeds": round(fraction, 5)},
@@ -140,7 +142,8 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
                 run_night(result, layout, target, records, step)
                 measure_disk("night")
                 with step("latency"):
-                    result["latency"] = latency.run(dsn, args.lookups, args.searches, args.seed)
+                    result["latency"] = latency.run(dsn, args.lookups, args.searches, args.seed,
+                                                    marts="marts_candidate" if args.no_publish else "marts")
             result["candidate_rows"] = _counts(dsn, "marts_candidate")
             result["database_size_bytes"] = database_size(dsn)
             result["relation_bytes"] = relation_sizes(dsn)
@@ -165,10 +168,11 @@ def run_night(result: dict, layout: deliveries.Layout, target: Path, records: in
     with step("incremental_build"):
         result["incremental_build"] = dbt_build(target, layout.delta_day, full_refresh=False)
     result["delta"]["fct_rows_rewritten"] = rows_built_since(dsn, before)
-    with step("publish"):
-        publish(dsn)
-    result["marts_rows"] = mart_counts(dsn)
-    result["marts_statistics"] = mart_statistics(dsn)
+    if result["parameters"]["publish"]:
+        with step("publish"):
+            publish(dsn)
+        result["marts_rows"] = mart_counts(dsn)
+        result["marts_statistics"] = mart_statistics(dsn)
 
 
 def gate_feeds(as_of: date) -> dict:
@@ -390,6 +394,8 @@ def _parser() -> argparse.ArgumentParser:
                                                        "the full build)")
     p.add_argument("--no-night", action="store_true",
                    help="stop after the full build (and gate): no delta, nightly build or latency")
+    p.add_argument("--no-publish", action="store_true",
+                   help="after the night, measure latency on the candidate marts instead of publishing")
     p.add_argument("--keep", action="store_true", help="keep the database and the generated files")
     p.add_argument("--tag", help="suffix of the result file name (build_<N>_<tag>.json), e.g. for a what-if run")
     p.add_argument("--workaround", action="append", choices=workarounds.AVAILABLE,
