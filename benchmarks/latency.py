@@ -53,7 +53,7 @@ def sample_usccs(conn: psycopg.Connection, n: int, seed: int, marts: str = "mart
     """``n`` registered-or-not organisation USCCs present in the published dimension."""
     conn.execute("select setseed(%s)", (((seed % 1000) / 1000.0),))
     return [r[0] for r in conn.execute(
-        "select uscc from {marts}.dim_credit_subject where uscc is not null order by random() limit %s".format(marts=marts), (n,)
+        f"select uscc from {marts}.dim_credit_subject where uscc is not null order by random() limit %s", (n,)
     ).fetchall()]
 
 
@@ -65,7 +65,8 @@ def sample_terms(conn: psycopg.Connection, n: int, seed: int, marts: str = "mart
     """
     conn.execute("select setseed(%s)", (((seed % 1000) / 1000.0),))
     names = [r[0] for r in conn.execute(
-        "select name from {marts}.dim_credit_subject where char_length(name) >= 3 order by random() limit %s".format(marts=marts), (n,)
+        f"select name from {marts}.dim_credit_subject where char_length(name) >= 3 order by random() limit %s",
+        (n,)
     ).fetchall()]
     rnd = random.Random(seed)
     terms = []
@@ -101,5 +102,6 @@ def measure(conn: psycopg.Connection, probe: Probe, values: list[str], warmup: i
 
 def run(dsn: str, lookups: int, searches: int, seed: int, marts: str = "marts") -> dict:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        samples = {"uscc": sample_usccs(conn, lookups, seed, marts), "term": sample_terms(conn, searches, seed, marts)}
+        samples = {"uscc": sample_usccs(conn, lookups, seed, marts),
+                   "term": sample_terms(conn, searches, seed, marts)}
         return {p.name: measure(conn, p, samples[p.parameter], marts=marts) for p in PROBES if samples[p.parameter]}
