@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import psycopg
@@ -175,3 +178,38 @@ def test_a_batch_whose_gate_failed_stays_pending_until_a_steward_accepts_it(fres
         conn.execute("insert into governance.batch_acceptance (batch_id, accepted_by, reason)"
                      " values (%s, 'steward-a', 'department confirmed the rest is complete')", (batch,))
         assert batch not in night.pending_batches(conn)
+
+
+_GATE_PEAK_RSS = """
+import resource, sys
+from datetime import date
+from credit_dw.quality import gate
+gate.validate_feeds(sys.argv[1], [int(sys.argv[2])], as_of=date.fromisoformat(sys.argv[3]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def _gate_peak_rss_mib(dsn: str, run_id: str, batch: int) -> int:
+    """Peak RSS of a fresh process that runs the feeds gate on one batch (its own GX context)."""
+    env = {**os.environ, "WAREHOUSE_DSN": dsn}
+    done = subprocess.run([sys.executable, "-c", _GATE_PEAK_RSS, run_id, str(batch), NIGHT.isoformat()],
+                          env=env, capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1])
+
+
+def test_gate_memory_does_not_grow_with_the_night(fresh_dsn: str) -> None:
+    """GX reflects a query asset by running the query unbounded, and psycopg2 buffers every row
+    in the client: 300k raw rows of ~1 KiB made the gate ~300 MiB bigger until the datasource
+    stored query batches in a temporary table (``context._datasource``)."""
+    small = night_with_history(fresh_dsn, 1000)
+    with psycopg.connect(fresh_dsn) as conn:
+        big = add_delivery(conn, "registration", NIGHT, 300_000)
+        conn.execute(
+            "insert into raw.registration (uscc, uscc_check_failed, name, subject_type, status, updated_at,"
+            " batch_id, source_file, source_row)"
+            " select '91110000MA' || lpad(g::text, 7, '0') || 'X', false, repeat('公司', 300) || g, '企业',"
+            " '存续', '2026-03-09 10:00:00', %s, 'registration.csv', g + 1 from generate_series(1, 300000) g",
+            (big,))
+    baseline = _gate_peak_rss_mib(fresh_dsn, "feeds-rss-small", small)
+    grown = _gate_peak_rss_mib(fresh_dsn, "feeds-rss-big", big)
+    assert grown - baseline < 100, f"feeds gate peak RSS {baseline} MiB at 1k rows, {grown} MiB at 300k rows"

@@ -82,10 +82,25 @@ def open_context(dsn: str | None = None) -> Iterator[tuple[Any, Any]]:
 
 
 def _datasource(context: Any) -> Any:
-    """The warehouse datasource, created once; re-adding it would drop its assets."""
+    """The warehouse datasource, created once; re-adding it would drop its assets.
+
+    ``create_temp_table``: GX (1.24) learns a *query* asset's columns by executing the query
+    itself with no limit (``column_reflection_fallback`` on a ``TextClause``), and psycopg2
+    buffers the whole result in the client. The feeds gate's raw assets select the night's
+    rows of a raw table, so the gate's memory grew with the delivery (0.9 GB at 1M records,
+    2.3 GB at 3M). With a temporary table GX stores the query's rows on the server and
+    reflects the table with ``limit 1``: the client stays flat (a 1.5M-row query: 612 MiB
+    without, 225 MiB with, same time). An existing datasource is switched over in place.
+    """
     if DATASOURCE in context.data_sources.all():
-        return context.data_sources.get(DATASOURCE)
-    return context.data_sources.add_postgres(DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}")
+        datasource = context.data_sources.get(DATASOURCE)
+        if not datasource.create_temp_table:
+            datasource.create_temp_table = True
+            datasource = context.update_datasource(datasource)
+        return datasource
+    return context.data_sources.add_postgres(
+        DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}", create_temp_table=True
+    )
 
 
 def delete_validation_definition(context: Any, name: str) -> None:
