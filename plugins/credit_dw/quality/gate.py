@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from psycopg.rows import dict_row
 
 from credit_dw import db
 from credit_dw.quality import night, results, suites
@@ -244,10 +246,36 @@ def _run(run_id: str, stage: str, plans: list[_Plan], params: dict[str, Any],
             for identifier in (result_id, ExpectationSuiteIdentifier(name=result.suite_name))
         ])
     by_suite = {v.suite_name: v for v in run.run_results.values()}
-    return [
+    outcomes = [
         results.outcome_from_gx(p.suite_name, p.target, by_suite[p.suite_name], p.statistics, p.batch_id)
         for p in plans
     ]
+    return [_locate_clear_ids(o, p, dsn) for o, p in zip(outcomes, plans, strict=True)]
+
+
+def _locate_clear_ids(outcome: ValidationOutcome, plan: _Plan, dsn: str | None) -> ValidationOutcome:
+    """Name the rows and columns of a failed ID-leak check (``suites.no_clear_id_expectation``).
+
+    GX's SUMMARY result of an ``UnexpectedRowsExpectation`` holds only the count (the rows come
+    with COMPLETE, which would make every column check return all its unexpected values), so
+    the few rows a steward needs are fetched here with the same query: row key and column names,
+    never the value.
+    """
+    leaks = [f for f in outcome.failed_expectations
+             if str(f.get("description") or "").startswith(suites.NO_CLEAR_ID)]
+    if not leaks:
+        return outcome
+    batch = f"({plan.query})" if plan.query is not None else plan.target
+    failed = []
+    with db.connect(dsn) as conn:
+        for f in outcome.failed_expectations:
+            if f in leaks:
+                query = f["kwargs"]["unexpected_rows_query"].format(batch=batch)
+                with conn.cursor(row_factory=dict_row) as cur:
+                    sample = cur.execute(f"{query} limit {results.SAMPLE_SIZE}").fetchall()
+                f = results.with_sample(f, sample)
+            failed.append(f)
+    return replace(outcome, failed_expectations=failed)
 
 
 def _store(run_id: str, stage: str, outcomes: list[ValidationOutcome], dsn: str | None) -> GateResult:

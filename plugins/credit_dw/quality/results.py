@@ -95,6 +95,17 @@ def failed_expectation(er: Any) -> dict[str, Any]:
     }, default=str)))
 
 
+def with_sample(failure: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``failure`` with ``rows`` as its sample; rows of the ID-leak check (which carry
+    ``columns_with_clear_id``) also name the failure's columns. Masked like every sample."""
+    found = {c for row in rows for c in str(row.get("columns_with_clear_id") or "").split(", ") if c}
+    return mask_values(json.loads(json.dumps({
+        **failure,
+        "column": failure.get("column") or (", ".join(sorted(found)) or None),
+        "sample_unexpected": rows[:SAMPLE_SIZE],
+    }, default=str)))
+
+
 def outcome_from_gx(suite: str, target: str, validation: Any, extra_stats: dict[str, Any],
                     batch_id: int | None = None) -> ValidationOutcome:
     """Summarise an ``ExpectationSuiteValidationResult``."""
