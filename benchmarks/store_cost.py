@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         result["ingest_seconds"] = round(time.perf_counter() - started, 2)
         result["rows"] = ingested.totals()
         rows = Path(work) / "penalty.csv"
-        rows.parent.chmod(0o755)  # the server process writes and reads the export
+        rows.parent.chmod(0o1777)  # the server process (its own OS user) writes and reads the export
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"copy (select * from raw.penalty) to '{rows}' (format csv)")
             columns = [c for (c,) in conn.execute(
