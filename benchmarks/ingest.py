@@ -165,17 +165,30 @@ def store_copy(conn, raw_table: str, batch_id: int) -> float:
 
     table = sql.Identifier(*raw_table.split("."))
     with tempfile.TemporaryFile() as spool:  # on disk: the child's peak RSS is the ingest's
-        with conn.cursor().copy(sql.SQL("copy (select * from {} where batch_id = {}) to stdout (format csv)")
-                                .format(table, sql.Literal(batch_id))) as copy:
-            for chunk in copy:
-                spool.write(chunk)
-        spool.seek(0)
-        with conn.transaction(force_rollback=True):
-            started = time.perf_counter()
-            with conn.cursor().copy(sql.SQL("copy {} from stdin (format csv)").format(table)) as copy:
-                while chunk := spool.read(1 << 20):
-                    copy.write(chunk)
-            return time.perf_counter() - started
+        spool_rows(conn, sql.SQL("select * from {} where batch_id = {}").format(table, sql.Literal(batch_id)), spool)
+        return copy_back(conn, table, spool)
+
+
+def spool_rows(conn, query, spool) -> None:
+    """The rows of ``query`` as CSV into the open binary file ``spool``."""
+    from psycopg import sql
+
+    with conn.cursor().copy(sql.SQL("copy ({}) to stdout (format csv)").format(query)) as copy:
+        for chunk in copy:
+            spool.write(chunk)
+
+
+def copy_back(conn, table, spool) -> float:
+    """Seconds to COPY ``spool`` (CSV) into ``table``, in a transaction rolled back."""
+    from psycopg import sql
+
+    spool.seek(0)
+    with conn.transaction(force_rollback=True):
+        started = time.perf_counter()
+        with conn.cursor().copy(sql.SQL("copy {} from stdin (format csv)").format(table)) as copy:
+            while chunk := spool.read(1 << 20):
+                copy.write(chunk)
+        return time.perf_counter() - started
 
 
 def _family(f: dict) -> str:

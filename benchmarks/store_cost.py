@@ -1,12 +1,12 @@
 """What the server's store into ``raw.penalty`` costs, index by index.
 
 Ingests one penalty delivery (``--data``: a landing root holding ``penalty/<day>/``, e.g. the
-one ``ingest.py --data`` generated) into a fresh warehouse database, exports the stored rows,
-then COPYs them back into ``raw.penalty`` in rolled-back transactions, best of two: into an
-unindexed all-text table (the bare COPY of those rows), and into ``raw.penalty`` with its two
-indexes, with the ``batch_id`` index as BRIN, without it, and without any index. The differences
-are what each index costs the store, the floor under any validated ingest (``ingest.py``'s
-ratio ceiling)::
+one ``ingest.py --data`` generated) into a fresh warehouse database, spools the stored rows, and
+COPYs them back in rolled-back transactions, best of two (``ingest.copy_back``, the way
+``ingest.py`` times its ratio ceiling): into an unindexed all-text table (the bare COPY of those
+rows), and into ``raw.penalty`` with its two indexes, with the ``batch_id`` index as BRIN,
+without it, and without any index. The differences are what each index costs the store, the
+floor under any validated ingest::
 
     nice -n 10 .venv/bin/python benchmarks/store_cost.py --data /path/to/landing --day 2026-11-20
 """
@@ -21,39 +21,33 @@ from datetime import date
 from pathlib import Path
 
 import harness
+from ingest import copy_back, spool_rows
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     harness.prepare_environment()
     import psycopg
+    from psycopg import sql
 
     from credit_dw.ingest.delivery import ingest_delivery
 
     result = {"benchmark": "store_cost", "machine": harness.machine(), "seconds": {}}
     with harness.fresh_database(prefix="credit_dw_bench_store") as dsn, \
-            tempfile.TemporaryDirectory(dir=args.work_dir) as work:
+            tempfile.TemporaryFile(dir=args.work_dir) as spool:
         started = time.perf_counter()
         ingested = ingest_delivery("penalty", args.day, dsn=dsn, landing_root=args.data)
         result["ingest_seconds"] = round(time.perf_counter() - started, 2)
         result["rows"] = ingested.totals()
-        rows = Path(work) / "penalty.csv"
-        rows.parent.chmod(0o1777)  # the server process (its own OS user) writes and reads the export
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"copy (select * from raw.penalty) to '{rows}' (format csv)")
+            spool_rows(conn, sql.SQL("select * from raw.penalty"), spool)
             columns = [c for (c,) in conn.execute(
                 "select column_name from information_schema.columns where table_schema = 'raw'"
                 " and table_name = 'penalty' order by ordinal_position")]
             conn.execute("create table public.bare (" + ", ".join(f'"{c}" text' for c in columns) + ")")
 
             def store(label: str, table: str) -> None:
-                best = None
-                for _ in range(2):
-                    with conn.transaction(force_rollback=True):
-                        t = time.perf_counter()
-                        conn.execute(f"copy {table} from '{rows}' (format csv)")
-                        seconds = time.perf_counter() - t
-                    best = seconds if best is None else min(best, seconds)
+                best = min(copy_back(conn, sql.Identifier(*table.split(".")), spool) for _ in range(2))
                 result["seconds"][label] = round(best, 2)
                 print(f"{label}: {best:.2f} s", flush=True)
 

@@ -261,20 +261,19 @@ def _locate_clear_ids(outcome: ValidationOutcome, plan: _Plan, dsn: str | None) 
     the few rows a steward needs are fetched here with the same query: row key and column names,
     never the value.
     """
-    leaks = [f for f in outcome.failed_expectations
-             if str(f.get("description") or "").startswith(suites.NO_CLEAR_ID)]
-    if not leaks:
+    def is_leak(failure: dict[str, Any]) -> bool:
+        return str(failure.get("description") or "").startswith(suites.NO_CLEAR_ID)
+
+    if not any(is_leak(f) for f in outcome.failed_expectations):
         return outcome
     batch = f"({plan.query})" if plan.query is not None else plan.target
-    failed = []
-    with db.connect(dsn) as conn:
-        for f in outcome.failed_expectations:
-            if f in leaks:
-                query = f["kwargs"]["unexpected_rows_query"].format(batch=batch)
-                with conn.cursor(row_factory=dict_row) as cur:
-                    sample = cur.execute(f"{query} limit {results.SAMPLE_SIZE}").fetchall()
-                f = results.with_sample(f, sample)
-            failed.append(f)
+    with db.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        failed = [
+            results.with_sample(f, cur.execute(
+                f"{f['kwargs']['unexpected_rows_query'].format(batch=batch)} limit {results.SAMPLE_SIZE}"
+            ).fetchall()) if is_leak(f) else f
+            for f in outcome.failed_expectations
+        ]
     return replace(outcome, failed_expectations=failed)
 
 

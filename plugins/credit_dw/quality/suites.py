@@ -306,13 +306,13 @@ def no_clear_id_expectation(columns: tuple[str, ...] | list[str], locator: tuple
     """
     pattern = "'" + CLEAR_ID_REGEX.replace("'", "''").replace("{", "{{").replace("}", "}}") + "'"
     quoted = [f'"{c}"' for c in columns]
-    where = ", ".join(f"case when {q} ~ {pattern} then '{c}' end" for q, c in zip(quoted, columns, strict=True))
+    which = ", ".join(f"case when {q} ~ {pattern} then '{c}' end" for q, c in zip(quoted, columns, strict=True))
     row = ", ".join(f'"{c}"' for c in locator) if locator else "ctid::text as row_ctid"
     return _expectation(
         "UnexpectedRowsExpectation",
         description=f"{NO_CLEAR_ID} (columns: {', '.join(columns)})",
         unexpected_rows_query=(
-            f"select {row}, array_to_string(array_remove(array[{where}], null), ', ') as columns_with_clear_id"
+            f"select {row}, array_to_string(array_remove(array[{which}], null), ', ') as columns_with_clear_id"
             f" from {{batch}} where concat_ws(' ', {', '.join(quoted)}) ~ {pattern}"
         ),
     )
