@@ -95,6 +95,23 @@ def _legacy_file() -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def _dates_file() -> bytes:
+    """Dates and resident IDs at the edge of the vectorised rules (exact layouts, check characters)."""
+    dates = ["2026-10-30", "2026/10/30", "20261030", "2026/1/5", "2026-1-05", "20260230", "2024-02-29",
+             "2026-02-29", "0000-01-01", "00000101", "２０２６-10-30", "2026.10.30", "+2026-10-30", " 2026-10-30 ",
+             "20261301", "2026-11-24", "2026-11-23", "2026-10-3x", "2026-10-300"]
+    ends = ["2099-12-31", "2099/12/31", "20991231", "2099-1-1", "2027-02-29", "", "2028-02-29"]
+    ids = ["32010219900307101X", "32010219900307101x", "320102199003071011", "320102199003071239",
+           "320102199003071230", "３２０１０２１９９００３０７１２３９", "32010219900307123"]
+    rows = []
+    for i, day in enumerate(dates):
+        end = ends[i % len(ends)]
+        person = ids[i % len(ids)]
+        tail = TAIL.replace("2026-10-30", day).replace("2099-12-31", end)
+        rows.append(f"宁DATE罚{i}号,张三,自然人,,,01,{person},虚假宣传,{tail}")
+    return ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
+
+
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("columnar_landing")
@@ -105,6 +122,7 @@ def landing(tmp_path_factory) -> Path:
     day.joinpath("penalty_mixed_20261123.csv").write_bytes(_mixed_file())
     day.joinpath("penalty_plain_20261123.csv").write_bytes(_plain_file())
     day.joinpath("penalty_legacy_plain_20261123.csv").write_bytes(_legacy_file())
+    day.joinpath("penalty_dates_20261123.csv").write_bytes(_dates_file())
     return root
 
 
@@ -152,9 +170,10 @@ def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, b
         codes = {c for _f, _r, cs, _m, _raw in expected["rejected"] for c in cs}
         assert {"MALFORMED_ROW", "DUPLICATE_KEY", "NUL_BYTE", "ENCODING", "PERSON_ID_AS_USCC",
                 "DATE_AFTER_DELIVERY", "MISSING_REQUIRED", "INVALID_USCC", "INVALID_AMOUNT",
-                "INVALID_TIMESTAMP"} <= codes
+                "INVALID_TIMESTAMP", "INVALID_DATE", "INVALID_RESIDENT_ID"} <= codes
         plain = [r for r in expected["raw.penalty"] if "PLAIN" in str(r) or "LEGACY" in str(r)]
         assert len(plain) > 20  # the edge files load (not rejected as a whole)
+        assert len([r for r in expected["raw.penalty"] if "DATE罚" in str(r)]) >= 4
         for name in expected:
             assert actual[name] == expected[name], name
         assert_reconciled(actual_dsn)
