@@ -315,12 +315,18 @@ class _Loader:
         warn_flags: list[pl.Expr] = []
         issue_cols: list[tuple[int, str]] = []  # (field index, column holding the issue id)
         person_cols: list[str] = []
+        missing = {canonical_header(spec.source) for spec in self.fields} - set(frame.columns)
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in sorted(missing))
+        frame = self._vector_fields(frame)
         for index, spec in enumerate(self.fields):
             name = canonical_header(spec.source)
-            if name not in frame.columns:
-                frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
             if _vectorisable(spec):
-                frame = self._vector_field(frame, index, spec, name, outputs, error_flags, issue_cols)
+                if spec.column:
+                    outputs.setdefault(spec.column, []).append((pl.col(f"_v{index}").is_not_null(),
+                                                                pl.col(f"_v{index}")))
+                if spec.required:
+                    error_flags.append(pl.col(f"_e{index}"))
+                    issue_cols.append((index, f"_e{index}"))
             else:
                 frame = self._mapped_field(frame, index, spec, name, outputs, lists, error_flags, warn_flags,
                                            issue_cols, person_cols)
@@ -334,28 +340,32 @@ class _Loader:
 
     # --- fields ------------------------------------------------------------------------------
 
-    def _vector_field(self, frame: pl.DataFrame, index: int, spec: FieldSpec, name: str, outputs: dict,
-                      error_flags: list, issue_cols: list) -> pl.DataFrame:
-        """Free text / identifier without validator: trimmed (NFKC, upper) and ID-masked, vectorised."""
-        value = pl.col(name).str.strip_chars()
-        value = pl.when(value == "").then(None).otherwise(value)
-        if spec.type == "identifier":
-            value = value.str.normalize("NFKC").str.strip_chars().str.to_uppercase()
-        tmp = f"_v{index}"
-        frame = frame.with_columns(value.alias(tmp))
-        suspects = frame.select(pl.arg_where(pl.col(tmp).str.contains(_DIGITS15).fill_null(False)))
-        if suspects.height:
-            at = suspects.to_series()
-            masked = [mask_personal_ids(v) for v in frame[tmp].gather(at)]
-            frame = frame.with_columns(frame[tmp].scatter(at, masked))
-        if spec.column:
-            outputs.setdefault(spec.column, []).append((pl.col(tmp).is_not_null(), pl.col(tmp)))
-        if spec.required:
-            flag = f"_e{index}"
-            frame = frame.with_columns(pl.col(tmp).is_null().alias(flag))
-            error_flags.append(pl.col(flag))
-            issue_cols.append((index, flag))
-        return frame
+    def _vector_fields(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Free text and identifiers without validator, all in one pass: ``_v<i>`` trimmed (NFKC,
+        upper case for identifiers) and ID-masked, ``_e<i>`` empty where the field is required.
+
+        Only values holding a run of 15 digits go through Python (``mask_personal_ids``).
+        """
+        fields = [(index, spec) for index, spec in enumerate(self.fields) if _vectorisable(spec)]
+        if not fields:
+            return frame
+        cleaned = []
+        for index, spec in fields:
+            value = pl.col(canonical_header(spec.source)).str.strip_chars()
+            value = pl.when(value == "").then(None).otherwise(value)
+            if spec.type == "identifier":
+                value = value.str.normalize("NFKC").str.strip_chars().str.to_uppercase()
+            cleaned.append(value.alias(f"_v{index}"))
+        frame = frame.with_columns(cleaned)
+        suspects = frame.select(pl.col(f"_v{index}").str.contains(_DIGITS15).fill_null(False) for index, _ in fields)
+        masked = []
+        for column in suspects.columns:
+            at = suspects[column].arg_true()
+            if len(at):
+                values = [mask_personal_ids(v) for v in frame[column].gather(at)]
+                masked.append(frame[column].scatter(at, values))
+        return frame.with_columns(*masked, *(pl.col(f"_v{index}").is_null().alias(f"_e{index}")
+                                             for index, spec in fields if spec.required))
 
     def _mapped_field(self, frame: pl.DataFrame, index: int, spec: FieldSpec, name: str, outputs: dict,
                       lists: dict, error_flags: list, warn_flags: list, issue_cols: list,
