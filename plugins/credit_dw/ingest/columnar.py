@@ -61,7 +61,7 @@ from credit_dw.ingest.readers import CsvSource, HashedInput, Record
 from credit_dw.ingest.reasons import Issue
 from credit_dw.ingest.validation import RowOutcome, RowValidator, mask_personal_ids
 
-BLOCK_BYTES = 4 << 20  # plain bytes read and validated at a time: bounds memory (peak RSS ~280 MiB)
+BLOCK_BYTES = 3 << 20  # plain bytes read and validated at a time: bounds memory (peak RSS ~250 MiB)
 BLOCK_LINES = 8_000  # records per block where records take the row path (quotes, control characters)
 KNOWN_LIMIT = 10_000  # outcomes kept per field between blocks (values that repeat: dates, codes)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\r]")  # Python strips \x1c-\x1f, Rust does not
