@@ -15,12 +15,52 @@
 --   declared_publicity_end_outside_rule  the department's publicity end (CF_GSJZQ) is shorter than
 --                            the minimum or longer than the maximum of the rule in force; the rule's
 --                            maximum applies instead
+{#- Incremental on tonight's change set (int_night__anomaly_scope, config in
+    _stewards__models.yml): a night recomputes the anomalies of the records and subjects in
+    scope, and the ambiguous identifiers; a first build or --full-refresh checks everything. -#}
+{%- set in_scope = is_incremental() %}
 with
+
+anomaly_scope as not materialized (
+
+    select * from {{ ref('int_night__anomaly_scope') }}
+
+),
+
+{% if in_scope %}
+
+scope as (
+
+    select scope_key from anomaly_scope where changed_at > {{ last_build() }}
+
+),
+
+scoped_records as (
+
+    select substr(scope_key, length('record:') + 1) as record_id from scope where scope_key like 'record:%'
+
+),
+
+scoped_subjects as (
+
+    select substr(scope_key, length('subject:') + 1) as subject_key from scope where scope_key like 'subject:%'
+
+),
+
+{% endif %}
 
 -- not materialized (referenced several times): each check reads only what it needs, by index
 registered as not materialized (
 
     select * from {{ ref('int_registration__latest') }}
+
+),
+
+-- the register-level checks: every registered subject in scope
+registered_in_scope as not materialized (
+
+    select * from registered
+    {% if in_scope %}where uscc in (select subject_key from scoped_subjects){% endif %}
 
 ),
 
@@ -30,9 +70,11 @@ identifier_map as (
 
 ),
 
+-- the record-level checks: every record in scope (all records of a subject in scope among them)
 records as not materialized (
 
     select * from {{ ref('int_credit_record__lifecycle') }}
+    {% if in_scope %}where record_id in (select record_id from scoped_records){% endif %}
 
 ),
 
@@ -75,6 +117,7 @@ unregistered_names as (
         string_agg(distinct feed, ', ' order by feed) as feeds
     from named_records
     where not exists (select from register_names where register_names.uscc = named_records.party_uscc)
+      {% if in_scope %}and party_uscc in (select subject_key from scoped_subjects){% endif %}
     group by party_uscc
     having count(distinct name_key) > 1
 
@@ -100,7 +143,7 @@ anomalies as (
         batch_id,
         source_file,
         source_row
-    from registered
+    from registered_in_scope
     where uscc_check_failed
 
     union all
@@ -210,7 +253,7 @@ anomalies as (
         batch_id,
         source_file,
         source_row
-    from registered
+    from registered_in_scope
     where organisation_code is not null
       and organisation_code <> substr(uscc, 9, 9)
 
@@ -316,7 +359,13 @@ final as (
 
     select
         md5(concat_ws('|', anomaly_type, record_id, uscc, registration_number, organisation_code)) as anomaly_id,
-        *
+        *,
+        case
+            when record_id is not null then 'record:' || record_id
+            when anomaly_type = 'identifier_ambiguous' then 'identifiers'
+            else 'subject:' || subject_key
+        end as scope_key,
+        {{ dbt.current_timestamp() }} as built_at
     from anomalies
 
 )

@@ -1,0 +1,118 @@
+-- What register_anomalies recomputes, as scope keys stamped with the build that found them:
+--   record:<record_id>   every record the lifecycle recomputed, and every record of a subject
+--                        below (a register change turns a record into, or out of,
+--                        uscc_not_in_register, record_after_deregistration or name_conflict;
+--                        a record naming an identifier whose USCC changed is already among the
+--                        lifecycle's records, reason identifier_mapping)
+--   subject:<uscc>       subjects whose register entry or records changed, or that a record
+--                        left: their register-level rows and the names their records give them
+--   identifiers          the register-wide identifier_ambiguous rows, every night
+with
+
+-- import CTEs, not materialized: each use below reads only what it needs, by index
+lifecycle as not materialized (
+
+    select * from {{ ref('int_credit_record__lifecycle') }}
+
+),
+
+changed_records as not materialized (
+
+    select * from {{ ref('int_night__changed_records') }}
+
+),
+
+changed_subjects as not materialized (
+
+    select * from {{ ref('int_night__changed_subjects') }}
+
+),
+
+register as not materialized (
+
+    select * from {{ ref('int_registration__latest') }}
+
+),
+
+{% if is_incremental() %}
+
+since as (
+
+    select coalesce(max(changed_at), '-infinity'::timestamptz) as changed_at from {{ this }}
+
+),
+
+records as (
+
+    select record_id from changed_records where changed_at > (select changed_at from since)
+
+),
+
+-- a record's subject is its USCC whenever it names one (int_credit_record__resolved), so the
+-- subject key also finds every record whose name a register change can make a conflict
+subjects as (
+
+    select subject_key from changed_subjects where changed_at > (select changed_at from since)
+
+    union
+
+    select lifecycle.subject_key
+    from records
+    inner join lifecycle on lifecycle.record_id = records.record_id
+    where lifecycle.subject_key is not null
+
+),
+
+scope as (
+
+    select 'record:' || record_id as scope_key from records
+
+    union
+
+    select 'record:' || lifecycle.record_id
+    from subjects
+    inner join lifecycle on lifecycle.subject_key = subjects.subject_key
+
+    union
+
+    select 'subject:' || subject_key from subjects
+
+    union
+
+    select 'identifiers'
+
+),
+
+{% else %}
+
+scope as (
+
+    select 'record:' || record_id as scope_key from lifecycle
+
+    union all
+
+    select 'subject:' || subject_key from (
+        select subject_key from lifecycle where subject_key is not null
+        union
+        select uscc from register
+    ) as subjects
+
+    union all
+
+    select 'identifiers'
+
+),
+
+{% endif %}
+
+final as (
+
+    select
+        scope_key,
+        {{ dbt.current_timestamp() }} as changed_at
+
+    from scope
+
+)
+
+select * from final
