@@ -56,11 +56,12 @@ registered as not materialized (
 
 ),
 
--- the register-level checks: every registered subject in scope
+-- the register-level checks: every registered subject in scope (`= any(array(...))`: by index,
+-- whatever the planner guesses of the night's scope; see int_night__anomaly_scope)
 registered_in_scope as not materialized (
 
     select * from registered
-    {% if in_scope %}where uscc in (select subject_key from scoped_subjects){% endif %}
+    {% if in_scope %}where uscc = any(array(select subject_key from scoped_subjects)){% endif %}
 
 ),
 
@@ -70,13 +71,22 @@ identifier_map as (
 
 ),
 
--- the record-level checks: every record in scope (all records of a subject in scope among them)
+-- the record-level checks: every record in scope (all records of a subject in scope among them),
+-- fetched once by index on a night; on a full build each check reads only what it needs, by index
+{% if in_scope -%}
+records as materialized (
+
+    select * from {{ ref('int_credit_record__lifecycle') }}
+    where record_id = any(array(select record_id from scoped_records))
+
+),
+{%- else -%}
 records as not materialized (
 
     select * from {{ ref('int_credit_record__lifecycle') }}
-    {% if in_scope %}where record_id in (select record_id from scoped_records){% endif %}
 
 ),
+{%- endif %}
 
 -- Each record-level check starts from the few subjects or records it can concern and looks
 -- their records up by index, so the model costs what it finds, not the size of the history.
@@ -126,6 +136,7 @@ unregistered_names as (
 deregistered as (
 
     select * from registered where registration_status = '注销'
+    {% if in_scope %}and uscc = any(array(select subject_key from records)){% endif %}
 
 ),
 

@@ -49,17 +49,18 @@ records as (
 ),
 
 -- a record's subject is its USCC whenever it names one (int_credit_record__resolved), so the
--- subject key also finds every record whose name a register change can make a conflict
+-- subject key also finds every record whose name a register change can make a conflict.
+-- `= any(array(...))`, not a join: the planner cannot know how few keys a night brings and
+-- joined the whole lifecycle (3 s at 1M records for 6k keys; 0.2 s by index this way)
 subjects as (
 
     select subject_key from changed_subjects where changed_at > (select changed_at from since)
 
     union
 
-    select lifecycle.subject_key
-    from records
-    inner join lifecycle on lifecycle.record_id = records.record_id
-    where lifecycle.subject_key is not null
+    select subject_key from lifecycle
+    where record_id = any(array(select record_id from records))
+      and subject_key is not null
 
 ),
 
@@ -69,9 +70,8 @@ scope as (
 
     union
 
-    select 'record:' || lifecycle.record_id
-    from subjects
-    inner join lifecycle on lifecycle.subject_key = subjects.subject_key
+    select 'record:' || record_id from lifecycle
+    where subject_key = any(array(select subject_key from subjects))
 
     union
 
