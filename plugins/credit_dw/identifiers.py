@@ -14,11 +14,11 @@ import unicodedata
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100 Table 1: no I, O, S, V, Z
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
-_USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]  # w_i = 3^(i-1) mod 31
+USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]  # w_i = 3^(i-1) mod 31
 
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714-1997
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643-1999
-_ID_CHECK = "10X98765432"
+RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643-1999
+RESIDENT_ID_CHECK = "10X98765432"
 
 
 def normalise(value: str | None) -> str:
@@ -29,7 +29,7 @@ def normalise(value: str | None) -> str:
 
 
 def uscc_check_char(first17: str) -> str:
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -78,8 +78,8 @@ def is_valid_registration_number(code: str) -> bool:
 
 
 def resident_id_check_char(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    total = sum(int(c) * w for c, w in zip(first17, RESIDENT_ID_WEIGHTS, strict=True))
+    return RESIDENT_ID_CHECK[total % 11]
 
 
 def is_valid_resident_id(code: str) -> bool:

@@ -22,8 +22,8 @@ Why this design (issue 9, part 2: "as fast as the server can store it"):
 - *Block COPY, no per-row conversion*: accepted rows are written by polars' CSV writer and sent
   by one ``COPY … (FORMAT csv)`` per block straight into the raw table (no stage table, no
   ``write_row``, no ``analyze``). Rejected rows — and only they — get their raw line, masked, and
-  the row path's message. Clear personal IDs go into ``restricted.person_identity`` by one
-  set-based insert per block (first row wins), overlapping the next block's validation.
+  the row path's message. Clear personal IDs are staged per block and go into
+  ``restricted.person_identity`` by one set-based insert per file, in hash order (first row wins).
 - *Two cores*: the SQL runs in a writer thread (``_Writer``) on the load's connection while the
   main thread parses and validates the next block; libpq and polars release the GIL, so the
   load takes about max(validate, store), not their sum. One transaction per file as before: a
@@ -154,11 +154,6 @@ def _create_persons(conn: psycopg.Connection) -> None:
     conn.execute("truncate _persons")
 
 
-def _stage_persons(conn: psycopg.Connection, people: pl.DataFrame) -> None:
-    with conn.cursor().copy("copy _persons (h, n, t, m, r) from stdin (format csv)") as copy:
-        people.write_csv(_CopyStream(copy), include_header=False)
-
-
 def _register_persons(conn: psycopg.Connection, batch_id: int) -> None:
     """Clear personal ID numbers go only to restricted.person_identity (the file's first row wins,
     an earlier batch's row stays): one set-based insert per file, in hash order.
@@ -171,8 +166,11 @@ def _register_persons(conn: psycopg.Connection, batch_id: int) -> None:
                  " on conflict (id_hash) do nothing", (batch_id,))
 
 
-def _copy_raw(conn: psycopg.Connection, statement: sql.Composed, rows: pl.DataFrame) -> None:
-    """The block's accepted rows as CSV into the raw table: written here, in the writer thread
+_STAGE_PERSONS = sql.SQL("copy _persons (h, n, t, m, r) from stdin (format csv)")
+
+
+def _copy_frame(conn: psycopg.Connection, statement: sql.Composable, rows: pl.DataFrame) -> None:
+    """A block's rows as CSV into a ``COPY … (format csv)``: written here, in the writer thread
     (polars releases the GIL), straight into the COPY stream, never as one buffer."""
     with conn.cursor().copy(statement) as copy:
         rows.write_csv(_CopyStream(copy), include_header=False)
@@ -566,7 +564,7 @@ class _Loader:
             exprs.append(expr.cast(pl.String).alias(column))
         out = good.select(exprs)
         self._hash_keys(out)
-        self.writer.submit(partial(_copy_raw, statement=self.copy_csv, rows=out))
+        self.writer.submit(partial(_copy_frame, statement=self.copy_csv, rows=out))
         self.counts.loaded += good.height
         warned_rows = good.filter(warned)["_row"].to_list()
         self.counts.warned += len(warned_rows)
@@ -589,8 +587,9 @@ class _Loader:
         self._register(people)
 
     def _register(self, people: pl.DataFrame) -> None:
-        """Each person of the block once, at its first row, to the writer."""
-        self.writer.submit(partial(_stage_persons, people=people.select("hash", "number", "type", "masked", "_row")))
+        """The block's persons to the writer's stage (``_register_persons`` inserts them per file)."""
+        self.writer.submit(partial(_copy_frame, statement=_STAGE_PERSONS,
+                                   rows=people.select("hash", "number", "type", "masked", "_row")))
 
     def _quarantine_plain(self, bad: pl.DataFrame, issue_cols: list[tuple[int, str]]) -> None:
         rows = []
@@ -761,18 +760,20 @@ class _CheckRule:
 
 
 def _uscc_rule() -> _CheckRule:
+    """From ``identifiers``' own alphabet and weights (``uscc_check_char``: (31 - sum % 31) % 31)."""
     values = np.zeros(256, dtype=np.int64)
     for i, c in enumerate(ids.USCC_ALPHABET):
         values[ord(c)] = i
     check = np.array([ord(ids.USCC_ALPHABET[(31 - r) % 31]) for r in range(31)], dtype=np.uint8)
-    return _CheckRule(values, np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64), 31, check)
+    return _CheckRule(values, np.array(ids.USCC_WEIGHTS, dtype=np.int64), 31, check)
 
 
 def _resident_rule() -> _CheckRule:
+    """From ``identifiers``' own weights and check characters (``resident_id_check_char``)."""
     values = np.zeros(256, dtype=np.int64)
     values[ord("0"):ord("9") + 1] = np.arange(10)
-    weights = np.array((7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), dtype=np.int64)
-    return _CheckRule(values, weights, 11, np.frombuffer(b"10X98765432", dtype=np.uint8))
+    return _CheckRule(values, np.array(ids.RESIDENT_ID_WEIGHTS, dtype=np.int64), 11,
+                      np.frombuffer(ids.RESIDENT_ID_CHECK.encode("ascii"), dtype=np.uint8))
 
 
 _USCC_CHECK = _uscc_rule()          # identifiers.uscc_check_char, vectorised
