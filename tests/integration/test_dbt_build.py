@@ -512,3 +512,28 @@ def test_night_2_right_after_night_1_drops_the_subject_that_left(dbt_target: lis
         build(dsn, dbt_target, NIGHT_2)
         for table in SUBJECT_MARTS:
             assert rows(dsn, f"select count(*) from {table} where subject_key = %s", ORG_F) == [(0,)]
+
+
+def test_a_night_that_missed_the_snapshot_is_caught_up_by_the_next(dbt_target: list[str]) -> None:
+    """The snapshot compares the register entries rewritten since it last wrote a version, with
+    no time window: night 2's rename, built while the snapshot did not run (as when a night
+    fails half-way), is in the history after the next build, which delivers nothing; and the
+    entries that did not change are not versioned twice."""
+    with private_warehouse("credit_dw_test_snapshot") as dsn:
+        with psycopg.connect(dsn) as conn:
+            load_night_1(conn)
+        build(dsn, dbt_target, NIGHT_1)
+        versions_after_night_1 = rows(dsn, "select count(*) from snapshots.subject_registration_snapshot")[0][0]
+        a_day_passes(dsn)
+        with psycopg.connect(dsn) as conn:
+            load_night_2(conn)
+        build(dsn, dbt_target, NIGHT_2, "--exclude", "subject_registration_snapshot+")
+        history = "select name from snapshots.subject_registration_snapshot where uscc = %s order by dbt_valid_from"
+        assert rows(dsn, history, ORG_A) == [("南京甲科技有限公司",)]
+        build(dsn, dbt_target, NIGHT_2)
+        assert rows(dsn, history, ORG_A) == [("南京甲科技有限公司",), ("南京甲智能科技有限公司",)]
+        # night 2 wrote two versions (ORG_A's rename, ORG_E's first entry); another build none
+        versions = "select count(*) from snapshots.subject_registration_snapshot"
+        assert rows(dsn, versions)[0][0] == versions_after_night_1 + 2
+        build(dsn, dbt_target, NIGHT_2)
+        assert rows(dsn, versions)[0][0] == versions_after_night_1 + 2
