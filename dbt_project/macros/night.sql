@@ -28,11 +28,17 @@
 
 {#- SQL condition for a model's input: `column` is in the night's scope (everything outside
     incremental runs). The change set is `ref`'d here, outside the branch, so lineage always
-    shows it. -#}
+    shows it.
+
+    `= any(array(...))`, not `in (...)`: the keys become one array computed first, which
+    PostgreSQL pushes into every scan below the model's views and unions as an index condition.
+    As a semi-join it was planned after them: the lifecycle resolved all 1.15M records of the
+    1M benchmark to keep 6,100 (1.36 s; 0.09 s by index). Every `column` it is used on is
+    indexed in the relation it filters, so a large night stays a series of index probes. -#}
 {% macro in_change_set(column, change_set, key) -%}
     {%- set change_set_relation = ref(change_set) -%}
     {%- if is_incremental() -%}
-    {{ column }} in ({{ changed_since_last_build(change_set_relation, key) }})
+    {{ column }} = any(array({{ changed_since_last_build(change_set_relation, key) }}))
     {%- else -%}
     true
     {%- endif -%}

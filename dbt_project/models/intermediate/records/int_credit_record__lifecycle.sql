@@ -8,7 +8,8 @@
     refresh. #}
 with
 
--- not materialized: PostgreSQL then looks up just the night's records by index
+-- not materialized, and the night's keys as one array (in_change_set): PostgreSQL then looks
+-- up just the night's records by index in each feed table
 resolved as not materialized (
 
     select * from {{ ref('int_credit_record__resolved') }}

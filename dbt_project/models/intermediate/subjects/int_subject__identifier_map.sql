@@ -17,11 +17,11 @@ batches as (
 
 {% if is_incremental() %}
 -- identifiers the registration batches taken since the last build mention: only their USCC
--- sets can have changed
-night_registrations as not materialized (
+-- sets can have changed (the batches as an array: read by the raw table's batch index)
+night_registrations as (
 
     select * from registrations
-    where batch_id in ({{ changed_since_last_build('batches', 'batch_id') }})
+    where batch_id = any(array({{ changed_since_last_build('batches', 'batch_id') }}))
 
 ),
 
@@ -36,23 +36,34 @@ changed_identifiers as (
 ),
 {% endif %}
 
+-- each branch keeps only tonight's identifiers before its distinct: filtering the union
+-- afterwards sorted every pair of the register (1.5 s for 1,136 identifiers at 1M records)
 pairs as (
 
     select distinct 'registration_number' as identifier_type, registration_number as identifier, uscc
     from registrations
     where registration_number is not null
+      {%- if is_incremental() %}
+      and registration_number in (select identifier from changed_identifiers)
+      {%- endif %}
 
     union
 
     select distinct 'organisation_code', organisation_code, uscc
     from registrations
     where organisation_code is not null
+      {%- if is_incremental() %}
+      and organisation_code in (select identifier from changed_identifiers)
+      {%- endif %}
 
     union
 
     select distinct 'organisation_code', substr(uscc, 9, 9), uscc
     from registrations
     where not uscc_check_failed
+      {%- if is_incremental() %}
+      and substr(uscc, 9, 9) in (select identifier from changed_identifiers)
+      {%- endif %}
 
 ),
 
@@ -67,9 +78,6 @@ final as (
         {{ dbt.current_timestamp() }} as built_at
 
     from pairs
-    {%- if is_incremental() %}
-    where identifier in (select identifier from changed_identifiers)
-    {%- endif %}
     group by identifier_type, identifier
 
 )
