@@ -144,13 +144,18 @@ def publish_step(plan: BuildPlan) -> dict:
 
 
 def docs_step(as_of: date) -> Path:
-    """dbt docs as one static HTML file for analysts: ``<reports>/dbt-docs/index.html``."""
+    """dbt docs as one static HTML file for analysts: ``<reports>/dbt-docs/index.html``.
+
+    ``--no-compile``: the page documents the project as parsed (models, columns, lineage, the
+    SQL as written) with tonight's catalogue of the published tables; compiling every node
+    again for the compiled-SQL tab cost 4.4 of the step's 7.9 s each night.
+    """
     import shutil
 
     from credit_dw.config import reports_dir
     from credit_dw.dbt import DBT_PROJECT_DIR, run_dbt
 
-    run_dbt(["docs", "generate", "--static", "--vars", _as_of_vars(as_of)])
+    run_dbt(["docs", "generate", "--static", "--no-compile", "--vars", _as_of_vars(as_of)])
     target = reports_dir() / "dbt-docs" / "index.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DBT_PROJECT_DIR / "target" / "static_index.html", target)
