@@ -26,6 +26,9 @@ declare
     changed_rows float8;
     table_rows float8;
 begin
+    if (select relkind from pg_class where oid = target) <> 'r' then
+        return;  -- the per-audience views share the marts' hooks: nothing to analyse
+    end if;
     select attname into watermark
     from pg_attribute
     where attrelid = target and attname in ('built_at', 'changed_at') and not attisdropped
