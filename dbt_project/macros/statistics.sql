@@ -22,6 +22,7 @@ do $analyze$
 declare
     target constant regclass := '{{ relation.include(database=false) }}'::regclass;
     watermark text;
+    watermark_target integer;
     never_analysed boolean;
     changed_rows float8;
     table_rows float8;
@@ -29,15 +30,12 @@ begin
     if (select relkind from pg_class where oid = target) <> 'r' then
         return;  -- the per-audience views share the marts' hooks: nothing to analyse
     end if;
-    select attname into watermark
+    select attname, attstattarget into watermark, watermark_target
     from pg_attribute
     where attrelid = target and attname in ('built_at', 'changed_at') and not attisdropped
     order by attname
     limit 1;
-    if watermark is not null and exists (
-        select from pg_attribute
-        where attrelid = target and attname = watermark and attstattarget is distinct from 10
-    ) then
+    if watermark is not null and watermark_target is distinct from 10 then
         execute format('alter table %s alter column %I set statistics 10', target, watermark);
     end if;
 

@@ -15,57 +15,31 @@ batches as (
 
 ),
 
+-- every identifier a register entry gives (one row per entry and identifier): the map and
+-- tonight's identifiers are both read from here
+identifiers as not materialized (
+
+    select registrations.batch_id, registrations.uscc, given.identifier_type, given.identifier
+    from registrations
+    cross join lateral (values
+        ('registration_number', registrations.registration_number),
+        ('organisation_code', registrations.organisation_code),
+        ('organisation_code', case when not registrations.uscc_check_failed then substr(registrations.uscc, 9, 9) end)
+    ) as given (identifier_type, identifier)
+    where given.identifier is not null
+
+),
+
 {% if is_incremental() %}
 -- identifiers the registration batches taken since the last build mention: only their USCC
 -- sets can have changed (the batches as an array: read by the raw table's batch index)
-night_registrations as (
+changed_identifiers as (
 
-    select * from registrations
+    select distinct identifier from identifiers
     where batch_id = any(array({{ changed_since_last_build('batches', 'batch_id') }}))
 
 ),
-
-changed_identifiers as (
-
-    select registration_number as identifier from night_registrations where registration_number is not null
-    union
-    select organisation_code from night_registrations where organisation_code is not null
-    union
-    select substr(uscc, 9, 9) from night_registrations
-
-),
 {% endif %}
-
--- each branch keeps only tonight's identifiers before its distinct: filtering the union
--- afterwards sorted every pair of the register (1.5 s for 1,136 identifiers at 1M records)
-pairs as (
-
-    select distinct 'registration_number' as identifier_type, registration_number as identifier, uscc
-    from registrations
-    where registration_number is not null
-      {%- if is_incremental() %}
-      and registration_number in (select identifier from changed_identifiers)
-      {%- endif %}
-
-    union
-
-    select distinct 'organisation_code', organisation_code, uscc
-    from registrations
-    where organisation_code is not null
-      {%- if is_incremental() %}
-      and organisation_code in (select identifier from changed_identifiers)
-      {%- endif %}
-
-    union
-
-    select distinct 'organisation_code', substr(uscc, 9, 9), uscc
-    from registrations
-    where not uscc_check_failed
-      {%- if is_incremental() %}
-      and substr(uscc, 9, 9) in (select identifier from changed_identifiers)
-      {%- endif %}
-
-),
 
 final as (
 
@@ -77,7 +51,12 @@ final as (
         count(distinct uscc) > 1 as is_ambiguous,
         {{ dbt.current_timestamp() }} as built_at
 
-    from pairs
+    from identifiers
+    {%- if is_incremental() %}
+    -- only tonight's identifiers, before grouping: filtering the groups afterwards sorted every
+    -- pair of the register (1.5 s for 1,136 identifiers at 1M records)
+    where identifier in (select identifier from changed_identifiers)
+    {%- endif %}
     group by identifier_type, identifier
 
 )
