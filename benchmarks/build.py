@@ -230,12 +230,11 @@ def dbt_build(target: Path, as_of: date, *, full_refresh: bool) -> dict:
     """
     from credit_dw.dbt import DbtRunError, run_dbt
 
-    args = ["build", "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}",
-            "--target-path", str(target), "--log-path", str(target / "logs")]
+    args = ["build", "--target-path", str(target), "--log-path", str(target / "logs")]
     args += ["--full-refresh"] if full_refresh else ["--selector", "nightly"]
     outcome: dict = {"as_of": as_of.isoformat(), "full_refresh": full_refresh, "success": True}
     try:
-        run_dbt(args)
+        run_dbt(args, as_of=as_of)
     except DbtRunError as exc:
         outcome.update(success=False, error=str(exc))
         print(f"  dbt failed: {exc}", file=sys.stderr, flush=True)

@@ -52,8 +52,8 @@ def dbt_build(dsn: str, target: Path, as_of: date, *, full_refresh: bool) -> dic
     from credit_dw.dbt import run_dbt
 
     scope = ["--full-refresh"] if full_refresh else ["--selector", "nightly"]
-    run_dbt(["build", *scope, "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}",
-             "--target-path", str(target), "--log-path", str(target / "logs")], dsn=dsn)
+    run_dbt(["build", *scope, "--target-path", str(target), "--log-path", str(target / "logs")], dsn=dsn,
+            as_of=as_of)
     data = json.loads((target / "run_results.json").read_text())
     nodes: dict[str, int] = {}
     seconds: dict[str, float] = {}

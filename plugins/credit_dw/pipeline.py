@@ -111,11 +111,6 @@ def validate_feeds_step(plan: BuildPlan) -> dict:
     return {**_gate(result, plan, "feeds"), "batch_ids": pending}
 
 
-def _as_of_vars(as_of: date) -> str:
-    """dbt ``--vars`` for the as-of date every window and status is evaluated on."""
-    return f"{{as_of_date: '{as_of.isoformat()}'}}"
-
-
 def dbt_build_step(as_of: date, full_refresh: bool = False) -> None:
     """The dbt project in one ``dbt build`` (the DAG runs the same nodes via Cosmos).
 
@@ -127,7 +122,7 @@ def dbt_build_step(as_of: date, full_refresh: bool = False) -> None:
     from credit_dw.dbt import run_dbt
 
     scope = ["--full-refresh"] if full_refresh else ["--selector", "nightly"]
-    run_dbt(["build", *scope, "--vars", _as_of_vars(as_of)])
+    run_dbt(["build", *scope], as_of=as_of)
 
 
 def validate_marts_step(plan: BuildPlan) -> dict:
@@ -155,7 +150,7 @@ def docs_step(as_of: date) -> Path:
     from credit_dw.config import reports_dir
     from credit_dw.dbt import DBT_PROJECT_DIR, run_dbt
 
-    run_dbt(["docs", "generate", "--static", "--no-compile", "--vars", _as_of_vars(as_of)])
+    run_dbt(["docs", "generate", "--static", "--no-compile"], as_of=as_of)
     target = reports_dir() / "dbt-docs" / "index.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DBT_PROJECT_DIR / "target" / "static_index.html", target)

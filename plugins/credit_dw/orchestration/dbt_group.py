@@ -71,9 +71,12 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
     from cosmos.operators.local import DbtBuildLocalOperator, DbtRunLocalOperator, DbtTestLocalOperator
 
+    from credit_dw.dbt import AS_OF_ENV
+
     project, profile, execution = _configs()
-    dbt_vars = {"as_of_date": as_of_date}
-    common = {"project_dir": str(DBT_PROJECT_DIR), "profile_config": profile, "vars": dbt_vars,
+    # the as-of day in the environment, not --vars: new vars make every task re-parse the project
+    as_of_env = {AS_OF_ENV: as_of_date}
+    common = {"project_dir": str(DBT_PROJECT_DIR), "profile_config": profile, "env": as_of_env,
               "install_deps": False, "invocation_mode": InvocationMode.DBT_RUNNER, "retries": 1,
               "dbt_cmd_global_flags": DBT_FLAGS}
     foundation = DbtBuildLocalOperator(
@@ -94,7 +97,7 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
             exclude=DISCLOSURE_VIEWS,
             test_behavior=TestBehavior.NONE,
         ),
-        operator_args={"vars": dbt_vars, "retries": 1, "install_deps": False, "dbt_cmd_global_flags": DBT_FLAGS},
+        operator_args={"env": as_of_env, "retries": 1, "install_deps": False, "dbt_cmd_global_flags": DBT_FLAGS},
     )
     views = DbtRunLocalOperator(task_id="dbt_disclosure_views", select=DISCLOSURE_VIEWS, **common)
     tests = DbtTestLocalOperator(task_id="dbt_tests", selector=NIGHTLY_SELECTOR, **common)
