@@ -34,7 +34,9 @@ from pathlib import Path
 # DOMAIN.md §5: a large province has tens of millions of records, a court list of about a
 # million entries and 15-20 million subjects; at N = 10M this gives 1M court entries and a
 # 2M-subject register (a slice of a province, keeping the records-per-subject ratio sane).
-MIX = {"penalty": 0.55, "judicial": 0.10, "tax": 0.10, "social_insurance": 0.12}
+# Every feed but the register needs a share here (``check_mix``): a feed added by spec alone is
+# named by the benchmark, not left out of it silently.
+MIX = {"penalty": 0.55, "judicial": 0.10, "tax": 0.10, "social_insurance": 0.12, "commitment": 0.03}
 TAX_FILES = 2  # major violators and credit ratings, ``tax`` rows each
 SI_ROWS_PER_DOCUMENT = 1.25  # a quarter of the arrears documents cover two insurance types
 REGISTER_SHARE = 0.20
@@ -58,12 +60,23 @@ class Volumes:
     judicial: int
     tax: int  # per tax file
     social_insurance: int  # documents
+    commitment: int
 
     @property
     def credit_rows(self) -> int:
-        """Non-registration rows, the way N is counted (penalty + court + tax + arrears)."""
+        """Non-registration rows, the way N is counted (penalty + court + tax + arrears + commitments)."""
         return round(self.penalty + self.judicial + TAX_FILES * self.tax
-                     + SI_ROWS_PER_DOCUMENT * self.social_insurance)
+                     + SI_ROWS_PER_DOCUMENT * self.social_insurance + self.commitment)
+
+
+def check_mix(feeds: list[str]) -> None:
+    """Every feed spec but the register's has a share of N in ``MIX`` (and no share lacks a spec)."""
+    missing = sorted(set(feeds) - {"registration"} - set(MIX))
+    unknown = sorted(set(MIX) - set(feeds))
+    if missing or unknown:
+        raise SystemExit(f"benchmarks/deliveries.py MIX: no share for feed(s) {missing}, share for unknown "
+                         f"feed(s) {unknown}; give every feed spec but registration a share of the records "
+                         "and a task in history_tasks/delta_tasks")
 
 
 def history_volumes(records: int, register: int | None = None) -> Volumes:
@@ -72,13 +85,15 @@ def history_volumes(records: int, register: int | None = None) -> Volumes:
     ``register``: subjects in the register (default ``REGISTER_SHARE`` of ``records``); a
     province has more registered subjects than credit records (DOMAIN.md §5: 20M and 10M).
     """
-    tax = records * (1.0 - MIX["penalty"] - MIX["judicial"] - SI_ROWS_PER_DOCUMENT * MIX["social_insurance"])
+    tax = records * (1.0 - MIX["penalty"] - MIX["judicial"] - SI_ROWS_PER_DOCUMENT * MIX["social_insurance"]
+                     - MIX["commitment"])
     return Volumes(
         registration=max(1, register if register is not None else round(records * REGISTER_SHARE)),
         penalty=max(1, round(records * MIX["penalty"])),
         judicial=max(1, round(records * MIX["judicial"])),
         tax=max(1, round(tax / TAX_FILES)),
         social_insurance=max(1, round(records * MIX["social_insurance"])),
+        commitment=max(1, round(records * MIX["commitment"])),
     )
 
 
@@ -87,7 +102,7 @@ def delta_fraction(history: Volumes, records: int, delta_share: float) -> float:
     (court churn included) are about ``delta_share`` of ``records``."""
     budget = delta_share * records - JUDICIAL_DAILY_CHURN * history.judicial
     others = (history.registration + history.penalty + TAX_FILES * history.tax
-              + SI_ROWS_PER_DOCUMENT * history.social_insurance)
+              + SI_ROWS_PER_DOCUMENT * history.social_insurance + history.commitment)
     return max(budget, 0.0) / others
 
 
@@ -135,6 +150,7 @@ def history_tasks(layout: Layout, v: Volumes) -> list[Task]:
         Task("judicial", 0, v.judicial, 2, s, u, v.judicial),
         Task("tax", 0, v.tax, 1, s, u, TAX_FILES * v.tax),
         Task("social_insurance", 0, v.social_insurance, 1, s, u, 2.5 * v.social_insurance),  # XLSX
+        Task("commitment", 0, v.commitment, 1, s, u, v.commitment),
     ]
 
 
@@ -150,12 +166,14 @@ def delta_tasks(layout: Layout, v: Volumes, fraction: float) -> list[Task]:
     penalty = max(1, round(fraction * v.penalty))
     tax = max(1, round(fraction * v.tax / NEW_PER_DAY))
     arrears = max(1, round(fraction * v.social_insurance / NEW_PER_DAY))
+    commitments = max(1, round(fraction * v.commitment / NEW_PER_DAY))
     return [
         Task("registration", 1, register_rows, 2, s, register_rows, register_rows * REGISTRATION_DAY1),
         Task("penalty", 1, penalty, 1, d, u, penalty),
         Task("judicial", 1, v.judicial, 2, s, u, v.judicial),
         Task("tax", 1, tax, 1, d, u, TAX_FILES * tax * NEW_PER_DAY),
         Task("social_insurance", 1, arrears, 1, d, u, 2.5 * arrears * NEW_PER_DAY),
+        Task("commitment", 1, commitments, 1, d, u, commitments * NEW_PER_DAY),
     ]
 
 
