@@ -65,7 +65,9 @@ registered_in_scope as not materialized (
 
 ),
 
-identifier_map as (
+-- not materialized: referenced twice, it was copied whole (585k rows at 3M) every night; each
+-- use reads what it needs (the ambiguous identifiers; tonight's registration numbers by index)
+identifier_map as not materialized (
 
     select * from {{ ref('int_subject__identifier_map') }}
 
@@ -90,18 +92,35 @@ records as not materialized (
 
 -- Each record-level check starts from the few subjects or records it can concern and looks
 -- their records up by index, so the model costs what it finds, not the size of the history.
-organisations_outside_register as (
+--
+--
+-- PostgreSQL estimates `records` (a materialized CTE filtered by an array) at ~10 rows whatever
+-- the night brings, so a join with `records` on its inner side is a nested loop over the CTE. The
+-- 3M benchmark's night joined 424 deregistered subjects to its 87k records that way: 31.5M
+-- comparisons, 11.6 s of a 15 s model. So `records` drives (each of its rows probes an index),
+-- or a check reads the lifecycle by its subject_key index: the deregistration check below. That
+-- gives the same rows, because a subject whose record is in scope is in scope itself, and so
+-- are all of its records (int_night__anomaly_scope).
+subject_records as not materialized (
 
-    select subject_key from {{ ref('dim_credit_subject') }}
-    where subject_category = 'organisation' and not in_register
+    select * from {{ ref('int_credit_record__lifecycle') }}
+
+),
+
+subjects as not materialized (
+
+    select * from {{ ref('dim_credit_subject') }}
 
 ),
 
 -- every name the register ever gave each USCC, normalised (a rename is history, not a conflict)
+-- (in scope, only the USCCs the records name, by index: unfiltered, the two anti-joins below
+-- hashed all 586k register entries of the 3M benchmark and normalised every name, 1.6 s)
 register_names as not materialized (
 
     select uscc, {{ comparable_name('name') }} as name_key
     from {{ ref('stg_registration__subjects') }}
+    {% if in_scope %}where uscc = any(array(select distinct party_uscc from records where party_uscc is not null)){% endif %}
 
 ),
 
@@ -188,9 +207,11 @@ anomalies as (
         records.batch_id,
         records.source_file,
         records.source_row
-    from organisations_outside_register as outside
-    inner join records on records.subject_key = outside.subject_key
-    where records.subject_category = 'organisation'
+    from records
+    inner join subjects as outside on outside.subject_key = records.subject_key
+    where outside.subject_category = 'organisation'
+      and not outside.in_register
+      and records.subject_category = 'organisation'
       and records.feed <> 'registration'
 
     union all
@@ -208,7 +229,7 @@ anomalies as (
         records.source_file,
         records.source_row
     from deregistered as registered
-    inner join records on records.subject_key = registered.uscc
+    inner join subject_records as records on records.subject_key = registered.uscc
     where records.feed <> 'registration'
       and records.decision_date > registered.deregistered_on
 
