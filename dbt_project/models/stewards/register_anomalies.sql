@@ -93,7 +93,6 @@ records as not materialized (
 -- Each record-level check starts from the few subjects or records it can concern and looks
 -- their records up by index, so the model costs what it finds, not the size of the history.
 --
---
 -- PostgreSQL estimates `records` (a materialized CTE filtered by an array) at ~10 rows whatever
 -- the night brings, so a join with `records` on its inner side is a nested loop over the CTE. The
 -- 3M benchmark's night joined 424 deregistered subjects to its 87k records that way: 31.5M
@@ -113,9 +112,9 @@ subjects as not materialized (
 
 ),
 
--- every name the register ever gave each USCC, normalised (a rename is history, not a conflict)
--- (in scope, only the USCCs the records name, by index: unfiltered, the two anti-joins below
--- hashed all 586k register entries of the 3M benchmark and normalised every name, 1.6 s)
+-- every name the register ever gave each USCC, normalised (a rename is history, not a conflict);
+-- on a night only the USCCs the records name, by index: unfiltered, the two anti-joins below
+-- hashed all 586k register entries of the 3M benchmark and normalised every name (1.6 s)
 register_names as not materialized (
 
     select uscc, {{ comparable_name('name') }} as name_key
