@@ -574,7 +574,7 @@ class _Loader:
     def _hash_keys(self, out: pl.DataFrame) -> None:
         key = list(self.kind.natural_key)
         self.counts.hashes.append(out.select(
-            pl.struct(key).hash(seed=0).alias("h"), pl.col("source_row").cast(pl.Int64).alias("row")))
+            pl.struct(key).hash(seed=0).alias("h"), pl.col("source_row").cast(pl.Int32).alias("row")))
 
     def _persons(self, good: pl.DataFrame, person_cols: list[str]) -> None:
         """(hash, number, type, masked, row) of every person of the accepted rows, to the register."""
@@ -664,7 +664,9 @@ class _Loader:
         """2nd and later occurrences of a natural key in the file move from raw to the quarantine."""
         if not self.counts.hashes:
             return
-        hashes = pl.concat(self.counts.hashes)
+        # the blocks' chunks as they are (no rechunk): a copy of them all doubled this per-file
+        # state, which grows with the file's rows (12 bytes a row), at the end of every file
+        hashes = pl.concat(self.counts.hashes, rechunk=False)
         self.counts.hashes.clear()
         candidates = hashes.filter(pl.col("h").is_duplicated())["row"].to_list()
         if not candidates:
