@@ -22,7 +22,7 @@ from test_ingest_support import assert_reconciled, query
 from conftest import create_fresh_database, drop_database
 from credit_dw.config import PROJECT_ROOT
 from credit_dw.feeds import all_specs
-from credit_dw.generate import generate
+from credit_dw.generate import DONE_MARKER, generate
 from credit_dw.ingest import IngestError, columnar, ingest_delivery
 
 # the feeds the columnar engine loads (CSV delta files without row hooks), from the specs
@@ -174,6 +174,38 @@ def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, b
         plain = [r for r in expected["raw.penalty"] if "PLAIN" in str(r) or "LEGACY" in str(r)]
         assert len(plain) > 20  # the edge files load (not rejected as a whole)
         assert len([r for r in expected["raw.penalty"] if "DATE罚" in str(r)]) >= 4
+        for name in expected:
+            assert actual[name] == expected[name], name
+        assert_reconciled(actual_dsn)
+    finally:
+        drop_database(expected_dsn)
+        drop_database(actual_dsn)
+
+
+def test_a_file_sent_twice_in_one_quarantines_every_repeat(tmp_path, monkeypatch):
+    """A department appends its file to itself: every row of the second half repeats a key of the
+    first. The repeats are found, deleted from raw and quarantined a batch at a time (a batch of 7
+    here, so the forward re-read of the file crosses many batches), with the verbatim records
+    the record-at-a-time rules give them, the quoted multi-line ones included."""
+    monkeypatch.setattr(columnar, "DUPLICATE_BATCH", 7)
+    rows = [f"宁TWICE罚{i}号,南京某某科技有限公司,法人及非法人组织,91320100MA1W3XYU55,,,,虚假宣传{i},{TAIL}"
+            for i in range(150)]
+    rows.insert(3, f'宁TWICE罚X号,南京某某科技有限公司,法人及非法人组织,91320100MA1W3XYU55,,,,"两行,\n事实",{TAIL}')
+    header = HEADER
+    day = tmp_path / "landing" / "penalty" / GENERATED_DAY.isoformat()
+    day.mkdir(parents=True)
+    day.joinpath("penalty_twice_20261123.csv").write_text("\n".join([header, *rows, *rows]) + "\n", encoding="utf-8")
+    day.joinpath(DONE_MARKER).touch()
+    expected_dsn, actual_dsn = create_fresh_database(), create_fresh_database()
+    try:
+        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "rows")
+        ingest_delivery("penalty", GENERATED_DAY, dsn=expected_dsn, landing_root=tmp_path / "landing")
+        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "columnar")
+        ingest_delivery("penalty", GENERATED_DAY, dsn=actual_dsn, landing_root=tmp_path / "landing")
+        expected, actual = _state(expected_dsn), _state(actual_dsn)
+        repeats = [r for r in actual["rejected"] if r[2] == ["DUPLICATE_KEY"]]
+        assert len(repeats) == len(rows) == 151  # the multi-line record is one record, one repeat
+        assert any("两行,\n事实" in raw for *_, raw in repeats)
         for name in expected:
             assert actual[name] == expected[name], name
         assert_reconciled(actual_dsn)

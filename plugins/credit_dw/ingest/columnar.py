@@ -57,7 +57,7 @@ from psycopg import sql
 from credit_dw import identifiers as ids
 from credit_dw.feeds import FieldSpec, FileKind, canonical_header
 from credit_dw.ingest import reasons
-from credit_dw.ingest.readers import CsvSource, HashedInput, Record
+from credit_dw.ingest.readers import CsvSource, Record
 from credit_dw.ingest.reasons import Issue
 from credit_dw.ingest.validation import RowOutcome, RowValidator, mask_personal_ids
 
@@ -66,6 +66,7 @@ BLOCK_LINES = 8_000  # records per block where records take the row path (quotes
 KNOWN_LIMIT = 10_000  # outcomes kept per field between blocks (values that repeat: dates, codes)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\r]")  # Python strips \x1c-\x1f, Rust does not
 WRITES_AHEAD = 2  # blocks validated but not yet written: the validating thread runs this far ahead
+DUPLICATE_BATCH = 10_000  # duplicate rows quarantined at a time (their verbatim records in memory)
 _DIGITS15 = r"\d{15}"
 
 
@@ -75,9 +76,8 @@ class Counts:
     loaded: int = 0
     rejected: int = 0
     warned: int = 0
-    hashes: list[pl.DataFrame] = field(default_factory=list)   # (key hash, source_row) of accepted rows
-    slow_raw: dict[int, str] = field(default_factory=dict)    # raw text of accepted row-path records
-    warned_rows: set[int] = field(default_factory=set)        # accepted rows loaded with a warning
+    # (key hash, source_row, warned) of every accepted row: 13 bytes a row, the only per-file state
+    hashes: list[pl.DataFrame] = field(default_factory=list)
 
 
 def eligible(kind: FileKind) -> bool:
@@ -563,18 +563,18 @@ class _Loader:
                     expr = pl.when(is_set.fill_null(False)).then(value).otherwise(expr)
             exprs.append(expr.cast(pl.String).alias(column))
         out = good.select(exprs)
-        self._hash_keys(out)
+        flags = good.select(warned.alias("warned"))["warned"]
+        self._hash_keys(out, flags)
         self.writer.submit(partial(_copy_frame, statement=self.copy_csv, rows=out))
         self.counts.loaded += good.height
-        warned_rows = good.filter(warned)["_row"].to_list()
-        self.counts.warned += len(warned_rows)
-        self.counts.warned_rows.update(warned_rows)
+        self.counts.warned += flags.sum()
         self._persons(good, person_cols)
 
-    def _hash_keys(self, out: pl.DataFrame) -> None:
+    def _hash_keys(self, out: pl.DataFrame, warned: pl.Series) -> None:
         key = list(self.kind.natural_key)
         self.counts.hashes.append(out.select(
-            pl.struct(key).hash(seed=0).alias("h"), pl.col("source_row").cast(pl.Int32).alias("row")))
+            pl.struct(key).hash(seed=0).alias("h"), pl.col("source_row").cast(pl.Int32).alias("row"),
+            warned.alias("warned")))
 
     def _persons(self, good: pl.DataFrame, person_cols: list[str]) -> None:
         """(hash, number, type, masked, row) of every person of the accepted rows, to the register."""
@@ -638,7 +638,6 @@ class _Loader:
                 rows.append([row.get(c) for c in self.columns])
                 for p in out.persons:
                     people.setdefault(p[0], (*p, out.source_row))
-                self.counts.slow_raw[out.source_row] = out.raw
                 accepted.append(RowOutcome(out.source_row, "", {k: out.values.get(k) for k in
                                                                 self.kind.natural_key}, out.issues))
         if rows:
@@ -652,67 +651,94 @@ class _Loader:
                                         orient="row"))
         keys = pl.DataFrame({k: [_copy_text(o.values.get(k)) for o in accepted] for k in self.kind.natural_key},
                             schema={k: pl.String for k in self.kind.natural_key})
-        self._hash_keys(keys.with_columns(pl.Series("source_row", [o.source_row for o in accepted])))
+        flags = pl.Series("warned", [o.warned for o in accepted], dtype=pl.Boolean)
+        self._hash_keys(keys.with_columns(pl.Series("source_row", [o.source_row for o in accepted])), flags)
         self.counts.loaded += len(accepted)
-        warned_rows = [o.source_row for o in accepted if o.warned]
-        self.counts.warned += len(warned_rows)
-        self.counts.warned_rows.update(warned_rows)
+        self.counts.warned += flags.sum()
 
     # --- duplicates --------------------------------------------------------------------------
 
     def reject_duplicates(self) -> None:
-        """2nd and later occurrences of a natural key in the file move from raw to the quarantine."""
+        """2nd and later occurrences of a natural key in the file move from raw to the quarantine.
+
+        Memory stays bounded however many rows repeat (a department sending its file twice in one
+        makes half the rows duplicates): the candidates go to the server by COPY, the duplicates
+        are found and deleted there, and their quarantine rows are written ``DUPLICATE_BATCH`` at a
+        time while the file is read once more, forward, for their verbatim records.
+        """
         if not self.counts.hashes:
             return
-        # the blocks' chunks as they are (no rechunk): a copy of them all doubled this per-file
-        # state, which grows with the file's rows (12 bytes a row), at the end of every file
+        # the blocks' chunks as they are (no rechunk): a copy of them all would double this state
         hashes = pl.concat(self.counts.hashes, rechunk=False)
         self.counts.hashes.clear()
-        candidates = hashes.filter(pl.col("h").is_duplicated())["row"].to_list()
-        if not candidates:
+        candidates = hashes.filter(pl.col("h").is_duplicated()).select("row", "warned")
+        del hashes
+        if candidates.height == 0:
             return
+        conn = self.conn
+        conn.execute("drop table if exists _dup_candidates, _duplicates")
+        conn.execute("create temp table _dup_candidates (source_row int primary key, warned boolean)"
+                     " on commit drop")
+        _copy_frame(conn, sql.SQL("copy _dup_candidates from stdin (format csv)"), candidates)
+        del candidates
         key = sql.SQL(", ").join(map(sql.Identifier, self.kind.natural_key))
         shown = sql.SQL(" || ', ' || ").join(
             sql.SQL("coalesce({}::text, '')").format(sql.Identifier(k)) for k in self.kind.natural_key)
-        dups = self.conn.execute(sql.SQL(
-            "select source_row, first_row, key_text from (select source_row, {shown} as key_text,"
+        conn.execute(sql.SQL(
+            "create temp table _duplicates on commit drop as"
+            " select r.source_row, r.first_row, r.key_text, c.warned from (select source_row, {shown} as key_text,"
             "   row_number() over (partition by {key} order by source_row) as n,"
             "   first_value(source_row) over (partition by {key} order by source_row) as first_row"
-            "   from {t} where batch_id = %s and source_row = any(%s)) r where n > 1 order by source_row"
-        ).format(shown=shown, key=key, t=self.table), (self.batch_id, candidates)).fetchall()
-        if not dups:
+            "   from {t} where batch_id = %s and source_row in (select source_row from _dup_candidates)) r"
+            " join _dup_candidates c using (source_row) where r.n > 1"
+        ).format(shown=shown, key=key, t=self.table), (self.batch_id,))
+        removed, warned = conn.execute("select count(*), count(*) filter (where warned) from _duplicates").fetchone()
+        if not removed:
             return
-        raw = self._raw_lines({row for row, _, _ in dups})
+        conn.execute(sql.SQL("delete from {} t using _duplicates d where t.batch_id = %s"
+                             " and t.source_row = d.source_row").format(self.table), (self.batch_id,))
         names = ", ".join(self.kind.natural_key)
-        self.conn.execute(sql.SQL("delete from {} where batch_id = %s and source_row = any(%s)").format(self.table),
-                          (self.batch_id, [row for row, _, _ in dups]))
-        with self.conn.cursor().copy("copy quality.rejected_rows (batch_id, feed, source_file, source_row,"
-                                     " reason_codes, message, raw_record) from stdin") as copy:
-            for row, first, key_text in dups:
-                message = (f"{self.rel} row {row}: natural key ({names}) = ({key_text}) already appeared at row "
-                           f"{first}; each key may occur once per file: the department must merge or correct "
-                           "the records")
-                copy.write_row((self.batch_id, self.feed, self.rel, row, [reasons.DUPLICATE_KEY],
-                                mask_personal_ids(message), mask_personal_ids(raw[row])))
-        self.counts.loaded -= len(dups)
-        self.counts.rejected += len(dups)
-        self.counts.warned -= sum(1 for row, _, _ in dups if row in self.counts.warned_rows)
+        with conn.cursor(name="duplicates") as dups, _ForwardRecords(self.source) as records:
+            dups.execute("select source_row, first_row, key_text from _duplicates order by source_row")
+            while batch := dups.fetchmany(DUPLICATE_BATCH):
+                rows = []
+                for row, first, key_text in batch:
+                    message = (f"{self.rel} row {row}: natural key ({names}) = ({key_text}) already appeared at "
+                               f"row {first}; each key may occur once per file: the department must merge or "
+                               "correct the records")
+                    rows.append((self.batch_id, self.feed, self.rel, row, [reasons.DUPLICATE_KEY],
+                                 mask_personal_ids(message), mask_personal_ids(records.at(row))))
+                _copy_rows(conn, _QUARANTINE, rows)
+        self.counts.loaded -= removed
+        self.counts.rejected += removed
+        self.counts.warned -= warned
 
-    def _raw_lines(self, rows: set[int]) -> dict[int, str]:
-        """The verbatim lines of these records: kept for the row path, read again for plain lines."""
-        found = {r: self.counts.slow_raw[r] for r in rows if r in self.counts.slow_raw}
-        wanted = rows - set(found)
-        if wanted:
-            source = HashedInput(Path(self.source.path))
-            try:
-                for line_no, line in enumerate(source.lines(), start=1):
-                    if line_no in wanted:
-                        found[line_no] = line.decode(self.source.codec, "backslashreplace").rstrip("\r\n")
-                        if len(found) == len(rows):
-                            break
-            finally:
-                source.close()
-        return found
+
+class _ForwardRecords:
+    """The verbatim records of a CSV file by first line number, asked for in increasing order.
+
+    The file is read once more, forward, by the same record reader as the load (a quoted
+    multi-line record comes back whole), holding one record at a time: what the quarantine shows
+    for rows found bad only after the file was read (duplicate keys), in bounded memory.
+    """
+
+    def __init__(self, loaded: CsvSource):
+        self.codec = loaded.codec
+        self.source = CsvSource(Path(loaded.path), loaded.encoding)
+        self.records = iter(self.source.candidates())
+        self.current: tuple[int, list[bytes]] = (0, [])
+
+    def at(self, row: int) -> str:
+        while self.current[0] < row:
+            line_no, lines, _problem = next(self.records, (row, [b""], None))
+            self.current = (line_no, lines)
+        return b"".join(self.current[1]).decode(self.codec, "backslashreplace").rstrip("\r\n")
+
+    def __enter__(self) -> _ForwardRecords:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.source.close()
 
 
 _USCC_SHAPE = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
