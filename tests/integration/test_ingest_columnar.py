@@ -149,6 +149,25 @@ def _state(dsn: str) -> dict[str, list]:
     return state
 
 
+def _both_engines(monkeypatch, ingest) -> tuple[dict, dict]:
+    """``ingest(dsn)`` with the row engine, then with the columnar one, each into a fresh database:
+    the two states, after asserting they are identical and the columnar batches reconcile."""
+    expected_dsn, actual_dsn = create_fresh_database(), create_fresh_database()
+    try:
+        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "rows")
+        ingest(expected_dsn)
+        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "columnar")
+        ingest(actual_dsn)
+        expected, actual = _state(expected_dsn), _state(actual_dsn)
+        for name in expected:
+            assert actual[name] == expected[name], name
+        assert_reconciled(actual_dsn)
+        return expected, actual
+    finally:
+        drop_database(expected_dsn)
+        drop_database(actual_dsn)
+
+
 @pytest.mark.parametrize(("block_bytes", "block_lines", "known_limit"),
                          [(columnar.BLOCK_BYTES, columnar.BLOCK_LINES, columnar.KNOWN_LIMIT), (300, 7, 5)],
                          ids=["default-blocks", "tiny-blocks"])
@@ -159,27 +178,15 @@ def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, b
     monkeypatch.setattr(columnar, "BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(columnar, "BLOCK_LINES", block_lines)
     monkeypatch.setattr(columnar, "KNOWN_LIMIT", known_limit)
-    expected_dsn, actual_dsn = create_fresh_database(), create_fresh_database()
-    try:
-        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "rows")
-        _ingest_all(expected_dsn, landing)
-        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "columnar")
-        _ingest_all(actual_dsn, landing)
-        expected, actual = _state(expected_dsn), _state(actual_dsn)
-        assert sum(len(v) for v in expected.values()) > 3000  # the comparison is about real volume
-        codes = {c for _f, _r, cs, _m, _raw in expected["rejected"] for c in cs}
-        assert {"MALFORMED_ROW", "DUPLICATE_KEY", "NUL_BYTE", "ENCODING", "PERSON_ID_AS_USCC",
-                "DATE_AFTER_DELIVERY", "MISSING_REQUIRED", "INVALID_USCC", "INVALID_AMOUNT",
-                "INVALID_TIMESTAMP", "INVALID_DATE", "INVALID_RESIDENT_ID"} <= codes
-        plain = [r for r in expected["raw.penalty"] if "PLAIN" in str(r) or "LEGACY" in str(r)]
-        assert len(plain) > 20  # the edge files load (not rejected as a whole)
-        assert len([r for r in expected["raw.penalty"] if "DATE罚" in str(r)]) >= 4
-        for name in expected:
-            assert actual[name] == expected[name], name
-        assert_reconciled(actual_dsn)
-    finally:
-        drop_database(expected_dsn)
-        drop_database(actual_dsn)
+    expected, _actual = _both_engines(monkeypatch, lambda dsn: _ingest_all(dsn, landing))
+    assert sum(len(v) for v in expected.values()) > 3000  # the comparison is about real volume
+    codes = {c for _f, _r, cs, _m, _raw in expected["rejected"] for c in cs}
+    assert {"MALFORMED_ROW", "DUPLICATE_KEY", "NUL_BYTE", "ENCODING", "PERSON_ID_AS_USCC",
+            "DATE_AFTER_DELIVERY", "MISSING_REQUIRED", "INVALID_USCC", "INVALID_AMOUNT",
+            "INVALID_TIMESTAMP", "INVALID_DATE", "INVALID_RESIDENT_ID"} <= codes
+    plain = [r for r in expected["raw.penalty"] if "PLAIN" in str(r) or "LEGACY" in str(r)]
+    assert len(plain) > 20  # the edge files load (not rejected as a whole)
+    assert len([r for r in expected["raw.penalty"] if "DATE罚" in str(r)]) >= 4
 
 
 def test_a_file_sent_twice_in_one_quarantines_every_repeat(tmp_path, monkeypatch):
@@ -196,19 +203,8 @@ def test_a_file_sent_twice_in_one_quarantines_every_repeat(tmp_path, monkeypatch
     day.mkdir(parents=True)
     day.joinpath("penalty_twice_20261123.csv").write_text("\n".join([header, *rows, *rows]) + "\n", encoding="utf-8")
     day.joinpath(DONE_MARKER).touch()
-    expected_dsn, actual_dsn = create_fresh_database(), create_fresh_database()
-    try:
-        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "rows")
-        ingest_delivery("penalty", GENERATED_DAY, dsn=expected_dsn, landing_root=tmp_path / "landing")
-        monkeypatch.setenv("CREDIT_DW_INGEST_ENGINE", "columnar")
-        ingest_delivery("penalty", GENERATED_DAY, dsn=actual_dsn, landing_root=tmp_path / "landing")
-        expected, actual = _state(expected_dsn), _state(actual_dsn)
-        repeats = [r for r in actual["rejected"] if r[2] == ["DUPLICATE_KEY"]]
-        assert len(repeats) == len(rows) == 151  # the multi-line record is one record, one repeat
-        assert any("两行,\n事实" in raw for *_, raw in repeats)
-        for name in expected:
-            assert actual[name] == expected[name], name
-        assert_reconciled(actual_dsn)
-    finally:
-        drop_database(expected_dsn)
-        drop_database(actual_dsn)
+    _expected, actual = _both_engines(monkeypatch, lambda dsn: ingest_delivery(
+        "penalty", GENERATED_DAY, dsn=dsn, landing_root=tmp_path / "landing"))
+    repeats = [r for r in actual["rejected"] if r[2] == ["DUPLICATE_KEY"]]
+    assert len(repeats) == len(rows) == 151  # the multi-line record is one record, one repeat
+    assert any("两行,\n事实" in raw for *_, raw in repeats)
