@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_size(records: int, args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench_{harness.human(records)}_", dir=args.work_dir))
-    layout = deliveries.Layout(work / "landing", args.start, args.seed, args.defect_rate)
+    landing = args.deliveries / harness.human(records) if args.deliveries else work / "landing"
+    layout = deliveries.Layout(landing, args.start, args.seed, args.defect_rate)
     feeds = feed_names()
     deliveries.check_mix(feeds)
     history = deliveries.history_volumes(records, args.register)
@@ -90,7 +91,8 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
                        "delta_share": args.delta_share, "jobs": args.jobs, "register": history.registration,
                        "gate": args.gate, "night": not args.no_night, "publish": not args.no_publish,
                        "dbt_threads": os.environ.get("DBT_THREADS", "2"),
-                       "pgoptions": os.environ.get("PGOPTIONS", "")},
+                       "pgoptions": os.environ.get("PGOPTIONS", ""),
+                       "deliveries": str(args.deliveries) if args.deliveries else None},
         "volumes": {"history": deliveries.describe(history), "delta_fraction_of_other_feeds": round(fraction, 5)},
         "workarounds": args.applied,
         "tag": args.tag,
@@ -112,6 +114,10 @@ def run_size(records: int, args: argparse.Namespace) -> dict:
     def measure_disk(key: str) -> None:
         disk[key] = {"database": database_size(dsn), "deliveries": harness.directory_bytes(layout.root)}
 
+    if args.deliveries:
+        deliveries.check_reuse(layout, {"records": records, "register": history.registration, "seed": args.seed,
+                                        "start": args.start.isoformat(), "defect_rate": args.defect_rate,
+                                        "delta_share": args.delta_share})
     try:
         with harness.fresh_database(keep=args.keep) as dsn:
             os.environ["WAREHOUSE_DSN"] = dsn
@@ -397,6 +403,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lookups", type=int, default=1000)
     p.add_argument("--searches", type=int, default=200)
     p.add_argument("--work-dir", type=Path, default=None, help="where deliveries are generated (temp dir)")
+    p.add_argument("--deliveries", type=Path, default=None,
+                   help="keep the generated deliveries in DELIVERIES/<N>/ and reuse those a run with the same "
+                        "parameters wrote there (generation is deterministic; at 10M it takes ~25 min)")
     p.add_argument("--register", type=int, default=None,
                    help="subjects in the register (default 20 %% of --records; the province: 20000000)")
     p.add_argument("--gate", action="store_true", help="run and time the GX gates (feeds before, marts after "

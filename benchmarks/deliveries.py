@@ -23,6 +23,7 @@ Generation runs in ``jobs`` processes, one (feed, day) per task, biggest first.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -188,6 +189,10 @@ def _write(layout: Layout, task: Task) -> dict:
     plan = Plan(layout.root, layout.start, task.plan_days, task.plan_rows, task.seed, layout.defect_rate,
                 universe)
     folder = layout.root / task.feed / plan.delivery(task.day).isoformat()
+    if (folder / DONE_MARKER).exists():  # written by an earlier run with the same parameters (reuse)
+        return {"feed": task.feed, "day": plan.delivery(task.day).isoformat(), "reused": True,
+                "rows": None, "defects": None, "files": sum(1 for p in folder.iterdir() if p.name != DONE_MARKER),
+                "seconds": 0.0}
     folder.mkdir(parents=True)
     tallies = FEEDS[task.feed](plan, task.day, folder)
     (folder / DONE_MARKER).touch()
@@ -201,8 +206,23 @@ def _write(layout: Layout, task: Task) -> dict:
     }
 
 
+def check_reuse(layout: Layout, parameters: dict) -> None:
+    """Deliveries kept in ``layout.root`` (``build.py --deliveries``) are reused only for the
+    parameters they were generated with (generation is deterministic in them)."""
+    stamp = layout.root / "_parameters.json"
+    if stamp.exists():
+        before = json.loads(stamp.read_text())
+        if before != parameters:
+            raise SystemExit(f"{layout.root} holds deliveries generated with {before}, not {parameters}: "
+                             "pass another --deliveries folder (or delete this one)")
+    else:
+        layout.root.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps(parameters, sort_keys=True))
+
+
 def write_all(layout: Layout, tasks: list[Task], jobs: int) -> list[dict]:
-    """Run the tasks in ``jobs`` processes (biggest first); returns one summary per folder."""
+    """Run the tasks in ``jobs`` processes (biggest first); returns one summary per folder
+    (folders already closed by ``_DONE`` are reused as they are)."""
     ordered = sorted(tasks, key=lambda t: -t.weight)
     if jobs <= 1:
         return [_write(layout, t) for t in ordered]
@@ -211,8 +231,8 @@ def write_all(layout: Layout, tasks: list[Task], jobs: int) -> list[dict]:
         done = []
         for f in futures:
             done.append(f.result())
-            print(f"    generated {done[-1]['feed']} {done[-1]['day']}: {done[-1]['rows']} rows "
-                  f"in {done[-1]['seconds']:.0f} s", file=sys.stderr, flush=True)
+            what = "reused" if done[-1].get("reused") else f"{done[-1]['rows']} rows in {done[-1]['seconds']:.0f} s"
+            print(f"    generated {done[-1]['feed']} {done[-1]['day']}: {what}", file=sys.stderr, flush=True)
         return done
 
 

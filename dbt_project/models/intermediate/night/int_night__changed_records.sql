@@ -39,21 +39,15 @@ catalogue as (
 
 {% if is_incremental() %}
 
-since as (
-
-    select
-        coalesce(max(changed_at), '-infinity'::timestamptz) as changed_at,
-        max(as_of) as as_of
-
-    from {{ this }}
-
-),
+{#- literals (macros/night.sql `watermark`), so the planner sees how few rows are newer -#}
+{%- set since = watermark(this, 'changed_at') -%}
+{%- set since_as_of = previous_as_of() -%}
 
 -- identifiers whose USCC set the register changed since
 identifiers as (
 
     select identifier from identifier_map
-    where built_at > (select changed_at from since)
+    where built_at > {{ since }}
 
 ),
 
@@ -61,7 +55,7 @@ identifiers as (
 persons as (
 
     select person_key from person_resolution
-    where built_at > (select changed_at from since)
+    where built_at > {{ since }}
 
 ),
 
@@ -69,21 +63,21 @@ persons as (
 catalogue_moved as (
 
     select record_type from catalogue
-    where effective_from > (select as_of from since) and effective_from <= {{ as_of_date() }}
-       or effective_to > (select as_of from since) and effective_to <= {{ as_of_date() }}
+    where effective_from > {{ since_as_of }} and effective_from <= {{ as_of_date() }}
+       or effective_to > {{ since_as_of }} and effective_to <= {{ as_of_date() }}
 
 ),
 
 changes as (
 
     select record_id, 'delivered' as reason from records
-    where built_at > (select changed_at from since)
+    where built_at > {{ since }}
 
     union all
 
     -- written outside dbt while a build may be running: look back a little (recomputing twice is harmless)
     select record_id, 'stewards_decision' from stewards
-    where changed_at > (select changed_at from since) - interval '{{ var("incremental_lookback_hours") }} hours'
+    where changed_at > {{ since }} - interval '{{ var("incremental_lookback_hours") }} hours'
 
     union all
 
@@ -105,8 +99,9 @@ changes as (
 
     union all
 
+    -- `= any(array(...))` for the same reason: down to each feed table's person-key index
     select record_id, 'person_link' from records
-    where party_person_key in (select person_key from persons)
+    where party_person_key = any(array(select person_key from persons))
 
     union all
 
@@ -117,7 +112,7 @@ changes as (
     union all
 
     select record_id, 'as_of_date_earlier' from records
-    where {{ as_of_date() }} < (select as_of from since)
+    where {{ as_of_date() }} < {{ since_as_of }}
 
 ),
 

@@ -30,15 +30,11 @@ register as not materialized (
 
 {% if is_incremental() %}
 
-since as (
-
-    select coalesce(max(changed_at), '-infinity'::timestamptz) as changed_at from {{ this }}
-
-),
+{%- set since = watermark(this, 'changed_at') -%}
 
 changed as not materialized (
 
-    select * from calendar where changed_at > (select changed_at from since)
+    select * from calendar where changed_at > {{ since }}
 
 ),
 
@@ -53,7 +49,7 @@ changes as (
     union
 
     select uscc from registrations
-    where batch_id in (select batch_id from batches where changed_at > (select changed_at from since))
+    where batch_id in (select batch_id from batches where changed_at > {{ since }})
 
 ),
 

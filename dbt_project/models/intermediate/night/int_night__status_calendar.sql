@@ -23,7 +23,7 @@ changed_records as not materialized (
 due as (
 
     select record_id from changed_records
-    where changed_at > (select coalesce(max(changed_at), '-infinity'::timestamptz) from {{ this }})
+    where changed_at > {{ watermark(this, 'changed_at') }}
 
     union
 

@@ -9,9 +9,12 @@ intervals as (
     {#- an entry also changes when a new snapshot no longer carries it: the merge then records
         removed_on (the snapshot's delivery date) on the existing interval, whose batch_id stays
         that of the first sighting -#}
+    {%- set removed_tonight = none -%}
+    {%- if is_incremental() -%}
     {%- set removed_tonight -%}
         removed_on in ({{ night_delivery_dates('judicial') }})
     {%- endset %}
+    {%- endif %}
     {{ rows_of_changed_keys(ref('stg_judicial__listings'), ['case_code', 'party_key', 'list_type'], removed_tonight) }}
 
 ),
