@@ -89,7 +89,17 @@
 {%- endmacro %}
 
 
-{#- The as-of date the change-set model was last built for (null on its first build). -#}
+{#- The as-of date the change-set model was last built for (null on its first build).
+
+    The as-of date of the newest row, found through the `changed_at` index, not `max(as_of)`,
+    which scanned the whole change set (11.5M rows at 10M records) every night. It is also the
+    truer answer: a build whose as-of date goes back rewrites every record it still reads, but a
+    record that has left the feeds keeps its row and the later as-of date it was built for. -#}
 {% macro previous_as_of(relation=this) -%}
-    {{ watermark(relation, 'as_of', 'date', 'null') }}
+    {%- if execute -%}
+    {%- set value = run_query('select as_of::text from ' ~ relation ~ ' order by changed_at desc limit 1').columns[0].values() -%}
+    {%- if value | length == 0 or value[0] is none -%}null::date{%- else -%}'{{ value[0] }}'::date{%- endif -%}
+    {%- else -%}
+    null::date
+    {%- endif -%}
 {%- endmacro %}

@@ -270,23 +270,26 @@ def incremental_tables(dsn: str) -> dict[str, str]:
     return dict(found)
 
 
-def keep_incremental_copies(dsn: str) -> None:
-    """Copy every built table to ``public.incremental__<schema>__<table>`` before a full refresh."""
+def keep_incremental_copies(dsn: str, night: str = "incremental") -> None:
+    """Copy every built table to ``public.<night>__<schema>__<table>`` before a full refresh."""
     with psycopg.connect(dsn) as conn:
         for table, columns in incremental_tables(dsn).items():
-            conn.execute(f"create table {_copy_of(table)} as select {columns} from {table}")
+            conn.execute(f"create table {_copy_of(table, night)} as select {columns} from {table}")
 
 
-def _copy_of(table: str) -> str:
-    return "public.incremental__" + table.replace(".", "__")
+def _copy_of(table: str, night: str = "incremental") -> str:
+    return f"public.{night}__" + table.replace(".", "__")
 
 
-def differences(dsn: str, table: str) -> tuple[list[tuple], list[tuple]]:
-    """Rows only in the incremental copy, rows only in the (full-refresh) table."""
+def differences(dsn: str, table: str, night: str = "incremental",
+                full: str | None = None) -> tuple[list[tuple], list[tuple]]:
+    """Rows only in the incremental copy of ``night``, rows only in the full refresh: the table
+    itself, or its copy named ``full`` when later builds have moved on."""
     columns = incremental_tables(dsn)[table]
-    copy = _copy_of(table)
-    return (rows(dsn, f"select {columns} from {copy} except all select {columns} from {table}"),
-            rows(dsn, f"select {columns} from {table} except all select {columns} from {copy}"))
+    copy = _copy_of(table, night)
+    reference = _copy_of(table, full) if full else table
+    return (rows(dsn, f"select {columns} from {copy} except all select {columns} from {reference}"),
+            rows(dsn, f"select {columns} from {reference} except all select {columns} from {copy}"))
 
 
 # every feed's record table (the by_feed folder), then the shared tables

@@ -1,10 +1,13 @@
-"""More nights for the proof of sameness: a seed change, then a night where only dates move.
+"""More nights for the proof of sameness: a seed change, the as-of date going back, then a night
+where only dates move.
 
 Nights 1 and 2 as in ``test_dbt_build``. Night 3 changes a reference seed (a fine, 罚款, becomes
-a serious penalty type) and runs the deliberate full refresh a seed change asks for. Night 4
-delivers nothing: only the as-of date moves, two years on, so publicity windows end and records
-pass retention. Night 4 must rewrite only the records whose status-change date came, and every
-built table must then equal a full refresh of the same state.
+a serious penalty type) and runs the deliberate full refresh a seed change asks for. A night then
+runs for an earlier date than the last (an earlier night rerun, as a catch-up does): every built
+table must equal a full refresh for that date. Night 4 delivers nothing: only the as-of date
+moves, two years on, so publicity windows end and records pass retention. Night 4 must rewrite
+only the records whose status-change date came, and every built table must then equal a full
+refresh of the same state.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from credit_dw.dbt import DBT_PROJECT_DIR, DbtRunError, run_dbt
 
 pytestmark = pytest.mark.slow
 
+NIGHT_BACK = date(2026, 11, 10)  # before NIGHT_2: the as-of date goes back, nothing is delivered
 NIGHT_4 = date(2029, 8, 1)  # no delivery: ORG_A's 2025 penalty has expired, ORG_D's warning passed retention
 
 
@@ -64,6 +68,12 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # night 3: the seed changed; a changed seed is a deliberate full refresh
         build(dsn, changed, NIGHT_2, "--full-refresh")
         a_day_passes(dsn)
+        # an earlier night rerun: every record is re-evaluated for the earlier date
+        build(dsn, changed, NIGHT_BACK)
+        keep_incremental_copies(dsn, "earlier")
+        build(dsn, changed, NIGHT_BACK, "--full-refresh")
+        keep_incremental_copies(dsn, "earlier_full")
+        a_day_passes(dsn)
         # night 4: nothing delivered, only the date moves
         build(dsn, changed, NIGHT_4)
         with psycopg.connect(dsn) as conn:
@@ -79,6 +89,11 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.mark.parametrize("table", BUILT_TABLES)
 def test_after_a_seed_change_and_a_dates_only_night_incremental_equals_full_refresh(nights: str, table: str) -> None:
     assert differences(nights, table) == ([], [])
+
+
+@pytest.mark.parametrize("table", BUILT_TABLES)
+def test_after_the_as_of_date_goes_back_incremental_equals_full_refresh(nights: str, table: str) -> None:
+    assert differences(nights, table, "earlier", full="earlier_full") == ([], [])
 
 
 def test_the_seed_change_reached_the_marts(nights: str) -> None:
