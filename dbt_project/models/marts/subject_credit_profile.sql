@@ -5,11 +5,13 @@ with
 
 subjects as (
 
-    select * from {{ ref('dim_credit_subject') }}
+    select subject_key, subject_category, name, uscc, region_code
+    from {{ ref('dim_credit_subject') }}
     where {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
+-- not filtered by the change set: reached from `subjects` below, through the fact's subject_key index
 records as (
 
     select
@@ -19,13 +21,13 @@ records as (
 
     from {{ ref('fct_credit_record') }}
     where subject_key is not null
-      and {{ in_change_set('subject_key', 'int_night__changed_subjects', 'subject_key') }}
 
 ),
 
 ratings as (
 
-    select * from {{ ref('int_tax__rating_records') }}
+    select record_id, rating_year, rating_level, batch_id
+    from {{ ref('int_tax__rating_records') }}
 
 ),
 
@@ -51,73 +53,19 @@ grades as (
     'consumption_restricted_active', 'major_tax_violation_active', 'serious_social_insurance_active',
     'arrears_active', 'joint_discipline_active',
 ] %}
+{%- set art11_categories = [
+    (1, 'registration'), (2, 'commitment'), (3, 'commendation'), (4, 'judgment_penalty'),
+    (5, 'refusal_to_perform'), (6, 'refusal_to_pay'), (7, 'false_information'), (8, 'other'),
+] %}
 
-counts as (
-
-    select
-        subject_key,
-        count(*) as records_total,
-        count(*) filter (where in_force) as records_in_force,
-        array_agg(record_id order by record_id) filter (where in_force) as records_in_force_ids,
-        {% for category, label in [
-            (1, 'registration'), (2, 'commitment'), (3, 'commendation'), (4, 'judgment_penalty'),
-            (5, 'refusal_to_perform'), (6, 'refusal_to_pay'), (7, 'false_information'), (8, 'other'),
-        ] %}
-        count(*) filter (where in_force and art11_category = {{ category }}) as art11_{{ category }}_{{ label }}_count,
-        {% endfor %}
-        {% for metric in record_metrics %}
-        {%- set condition = grade_metric_evidence("'" ~ metric ~ "'") %}
-        count(*) filter (where in_force and {{ condition }}) as {{ metric }},
-        array_agg(record_id order by record_id) filter (where in_force and {{ condition }}) as {{ metric }}_ids{% if not loop.last %},{% endif %}
-        {% endfor %}
-
-    from records
-    group by subject_key
-
-),
-
-latest_event as (
-
-    select *
-    from (
-        select
-            subject_key,
-            record_id,
-            catalogue_item,
-            decision_date,
-            status,
-            row_number() over (
-                partition by subject_key
-                order by decision_date desc, record_id
-            ) as recency
-        from records
-        where feed <> 'registration'
-    ) as ranked
-    where recency = 1
-
-),
-
-latest_rating as (
-
-    select *
-    from (
-        select
-            records.subject_key,
-            ratings.rating_year,
-            ratings.rating_level,
-            ratings.record_id,
-            row_number() over (
-                partition by records.subject_key
-                order by ratings.rating_year desc, ratings.batch_id desc
-            ) as recency
-        from ratings
-        inner join records on records.record_id = ratings.record_id
-    ) as ranked
-    where recency = 1
-
-),
-
-profile as (
+-- Everything about a subject in one pass over its records, grouped by subject: the counts, the
+-- latest event and the latest tax rating. Why one aggregate, not one CTE each joined back: the
+-- night's subjects come through `= any(array(...))`, which PostgreSQL estimates at 10 rows
+-- whatever their number, so a join of two per-subject sets was planned as a nested loop of one
+-- against the other (10M records, 57k subjects in a night: 57k x 57k comparisons, over 10
+-- minutes). From each subject the records come through the fact's subject_key index and each
+-- record's rating through the rating's record_id: linear whatever the estimate.
+aggregated as (
 
     select
         subjects.subject_key,
@@ -125,51 +73,78 @@ profile as (
         subjects.name,
         subjects.uscc,
         subjects.region_code,
-        coalesce(counts.records_total, 0) as records_total,
-        coalesce(counts.records_in_force, 0) as records_in_force,
-        {% for category, label in [
-            (1, 'registration'), (2, 'commitment'), (3, 'commendation'), (4, 'judgment_penalty'),
-            (5, 'refusal_to_perform'), (6, 'refusal_to_pay'), (7, 'false_information'), (8, 'other'),
-        ] %}
-        coalesce(counts.art11_{{ category }}_{{ label }}_count, 0) as art11_{{ category }}_{{ label }}_count,
+        count(records.record_id) as records_total,
+        count(*) filter (where records.in_force) as records_in_force,
+        array_agg(records.record_id order by records.record_id) filter (where records.in_force) as records_in_force_ids,
+        {% for category, label in art11_categories %}
+        count(*) filter (where records.in_force and records.art11_category = {{ category }}) as art11_{{ category }}_{{ label }}_count,
         {% endfor %}
-        coalesce(counts.adverse_active, 0) as adverse_active,
-        coalesce(counts.positive_active, 0) as positive_active,
-        coalesce(counts.penalty_active, 0) as penalty_active,
-        coalesce(counts.serious_penalty_active, 0) as serious_penalty_active,
-        coalesce(counts.dishonest_judgment_debtor_active, 0) as dishonest_judgment_debtor_active,
-        coalesce(counts.consumption_restricted_active, 0) as consumption_restricted_active,
-        coalesce(counts.major_tax_violation_active, 0) as major_tax_violation_active,
-        coalesce(counts.serious_social_insurance_active, 0) as serious_social_insurance_active,
-        coalesce(counts.arrears_active, 0) as arrears_active,
-        coalesce(counts.joint_discipline_active, 0) as joint_discipline_active,
-        coalesce(counts.dishonest_judgment_debtor_active, 0) > 0 as is_dishonest_judgment_debtor,
-        coalesce(counts.consumption_restricted_active, 0) > 0 as is_consumption_restricted,
-        coalesce(counts.major_tax_violation_active, 0) > 0 as is_major_tax_violator,
-        coalesce(counts.serious_social_insurance_active, 0) > 0 as is_serious_social_insurance_dishonest,
-        coalesce(counts.serious_penalty_active, 0) > 0 as has_serious_penalty,
-        coalesce(counts.joint_discipline_active, 0) > 0 as under_joint_discipline,
-        latest_event.record_id as latest_record_id,
-        latest_event.catalogue_item as latest_record_item,
-        latest_event.decision_date as latest_record_on,
-        latest_event.status as latest_record_status,
-        latest_rating.rating_level as tax_rating,
-        latest_rating.rating_year as tax_rating_year,
-        case when latest_rating.rating_level = 'A' then 1 else 0 end as tax_rating_a,
-        case when latest_rating.rating_level = 'C' then 1 else 0 end as tax_rating_c,
-        case when latest_rating.rating_level = 'D' then 1 else 0 end as tax_rating_d
+        {% for metric in record_metrics %}
+        {%- set condition = grade_metric_evidence("'" ~ metric ~ "'") %}
+        count(*) filter (where records.in_force and {{ condition }}) as {{ metric }},
+        array_agg(records.record_id order by records.record_id) filter (where records.in_force and {{ condition }}) as {{ metric }}_ids,
+        {% endfor %}
+        {% for column, name in [('record_id', 'latest_record_id'), ('catalogue_item', 'latest_record_item'),
+                                ('decision_date', 'latest_record_on'), ('status', 'latest_record_status')] %}
+        (array_agg(records.{{ column }} order by records.decision_date desc, records.record_id)
+            filter (where records.feed <> 'registration'))[1] as {{ name }},
+        {% endfor %}
+        {% for column, name in [('rating_level', 'tax_rating'), ('rating_year', 'tax_rating_year'),
+                                ('record_id', 'tax_rating_record_id')] %}
+        (array_agg(ratings.{{ column }} order by ratings.rating_year desc, ratings.batch_id desc)
+            filter (where ratings.record_id is not null))[1] as {{ name }}{% if not loop.last %},{% endif %}
+        {% endfor %}
 
     from subjects
-    left join counts on counts.subject_key = subjects.subject_key
-    left join latest_event on latest_event.subject_key = subjects.subject_key
-    left join latest_rating on latest_rating.subject_key = subjects.subject_key
+    left join records on records.subject_key = subjects.subject_key
+    left join ratings on ratings.record_id = records.record_id
+    group by subjects.subject_key, subjects.subject_category, subjects.name, subjects.uscc, subjects.region_code
+
+),
+
+profile as (
+
+    select
+        *,
+        case when tax_rating = 'A' then 1 else 0 end as tax_rating_a,
+        case when tax_rating = 'C' then 1 else 0 end as tax_rating_c,
+        case when tax_rating = 'D' then 1 else 0 end as tax_rating_d
+
+    from aggregated
 
 ),
 
 final as (
 
     select
-        profile.*,
+        profile.subject_key,
+        profile.subject_category,
+        profile.name,
+        profile.uscc,
+        profile.region_code,
+        profile.records_total,
+        profile.records_in_force,
+        {% for category, label in art11_categories %}
+        profile.art11_{{ category }}_{{ label }}_count,
+        {% endfor %}
+        {% for metric in record_metrics %}
+        profile.{{ metric }},
+        {% endfor %}
+        profile.dishonest_judgment_debtor_active > 0 as is_dishonest_judgment_debtor,
+        profile.consumption_restricted_active > 0 as is_consumption_restricted,
+        profile.major_tax_violation_active > 0 as is_major_tax_violator,
+        profile.serious_social_insurance_active > 0 as is_serious_social_insurance_dishonest,
+        profile.serious_penalty_active > 0 as has_serious_penalty,
+        profile.joint_discipline_active > 0 as under_joint_discipline,
+        profile.latest_record_id,
+        profile.latest_record_item,
+        profile.latest_record_on,
+        profile.latest_record_status,
+        profile.tax_rating,
+        profile.tax_rating_year,
+        profile.tax_rating_a,
+        profile.tax_rating_c,
+        profile.tax_rating_d,
         -- a subject without any credit information in force is not rated, rather than graded A
         case when profile.records_in_force = 0 then 'N' else graded.credit_grade end as credit_grade,
         case
@@ -180,8 +155,6 @@ final as (
         {{ dbt.current_timestamp() }} as built_at
 
     from profile
-    left join counts on counts.subject_key = profile.subject_key
-    left join latest_rating on latest_rating.subject_key = profile.subject_key
     {#- Each subject is graded from its own metrics in a lateral subquery: a handful of rows per
         subject matched against the rules (hashed once). Why not a join of two per-subject CTEs:
         the planner has no statistics for a CTE's aggregate (it guesses 200 rows), and on ~300k
@@ -205,9 +178,9 @@ final as (
                 values
                 {% for metric in credit_grade_metrics() %}
                     {%- if metric in record_metrics or metric == 'records_in_force' %}
-                        {%- set ids = 'counts.' ~ metric ~ '_ids' %}
+                        {%- set ids = 'profile.' ~ metric ~ '_ids' %}
                     {%- elif metric.startswith('tax_rating_') %}
-                        {%- set ids = 'array_remove(array[latest_rating.record_id], null)' %}
+                        {%- set ids = 'array_remove(array[profile.tax_rating_record_id], null)' %}
                     {%- else %}
                         {%- set ids = 'null::text[]' %}
                     {%- endif %}
