@@ -24,10 +24,16 @@
     records: 11.5M change-set rows and a sequential scan of each feed table, night after night).
     Given the value, the planner reads the night's few keys through the `changed_at` and
     `built_at` indexes. -#}
-{% macro watermark(relation, column, type='timestamptz', empty="'-infinity'") -%}
+{% macro watermark(relation, column, type='timestamptz', empty="'-infinity'", newest_by=none) -%}
     {%- if execute -%}
-    {%- set value = run_query('select max(' ~ column ~ ')::text from ' ~ relation).columns[0].values()[0] -%}
-    {%- if value is none -%}{{ empty }}::{{ type }}{%- else -%}'{{ value }}'::{{ type }}{%- endif -%}
+    {%- if newest_by -%}
+    {#- `column` of the row newest by `newest_by` (an indexed column) instead of max(column) -#}
+    {%- set query = 'select ' ~ column ~ '::text from ' ~ relation ~ ' order by ' ~ newest_by ~ ' desc limit 1' -%}
+    {%- else -%}
+    {%- set query = 'select max(' ~ column ~ ')::text from ' ~ relation -%}
+    {%- endif -%}
+    {%- set values = run_query(query).columns[0].values() -%}
+    {%- if values | length == 0 or values[0] is none -%}{{ empty }}::{{ type }}{%- else -%}'{{ values[0] }}'::{{ type }}{%- endif -%}
     {%- else -%}
     {{ empty }}::{{ type }}
     {%- endif -%}
@@ -96,10 +102,5 @@
     truer answer: a build whose as-of date goes back rewrites every record it still reads, but a
     record that has left the feeds keeps its row and the later as-of date it was built for. -#}
 {% macro previous_as_of(relation=this) -%}
-    {%- if execute -%}
-    {%- set value = run_query('select as_of::text from ' ~ relation ~ ' order by changed_at desc limit 1').columns[0].values() -%}
-    {%- if value | length == 0 or value[0] is none -%}null::date{%- else -%}'{{ value[0] }}'::date{%- endif -%}
-    {%- else -%}
-    null::date
-    {%- endif -%}
+    {{ watermark(relation, 'as_of', 'date', 'null', newest_by='changed_at') }}
 {%- endmacro %}
