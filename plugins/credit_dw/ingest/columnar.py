@@ -86,7 +86,8 @@ def repeated(hashes: np.ndarray) -> np.ndarray:
     By sorting, not polars' ``is_duplicated``: that builds a hash table of about 110 bytes per
     row (110 MiB above the rest for one file of a million rows, measured), which made the
     ingest's peak grow with the size of a file. Sorting costs the order and the sorted copy,
-    16 bytes a row, plus two masks of one byte.
+    16 bytes a row, plus two masks of one byte (+26.8 MiB for a million hashes; numpy's
+    ``unique(return_inverse=True, return_counts=True)`` gives the same mask for +73.5 MiB).
     """
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
