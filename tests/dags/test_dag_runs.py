@@ -99,6 +99,12 @@ def test_good_night_publishes(night):
     assert verdict == [("published",)]
     for mart in MARTS:
         assert _query(night["dsn"], f"select count(*) from marts.{mart}")[0][0] > 0, mart
+    # dbt_foundation builds models only (seeds are its alone): the night's tests run in dbt_tests
+    foundation = [line for line in log.splitlines() if "Finished running" in line and " seeds" in line]
+    assert foundation and not any("test" in line for line in foundation), foundation
+    # every dbt task reuses the partial parse (the three outside Cosmos' group included); at most
+    # the first parses afresh, if the manifest was parsed for another profile
+    assert log.count("Starting full parse") <= 1
 
 
 def _poison_registration(source: Path, target: Path, share: float = 0.4) -> None:
