@@ -96,16 +96,11 @@ records as not materialized (
 -- PostgreSQL estimates `records` (a materialized CTE filtered by an array) at ~10 rows whatever
 -- the night brings, so a join with `records` on its inner side is a nested loop over the CTE. The
 -- 3M benchmark's night joined 424 deregistered subjects to its 87k records that way: 31.5M
--- comparisons, 11.6 s of a 15 s model. So `records` drives (each of its rows probes an index),
--- or a check reads the lifecycle by its subject_key index: the deregistration check below. That
--- gives the same rows, because a subject whose record is in scope is in scope itself, and so
--- are all of its records (int_night__anomaly_scope).
-subject_records as not materialized (
-
-    select * from {{ ref('int_credit_record__lifecycle') }}
-
-),
-
+-- comparisons, 11.6 s of a 15 s model. So `records` drives: each of its rows probes an index.
+-- The scope (int_night__anomaly_scope) holds the records that changed, every record of a subject
+-- whose register entry changed, and every record of a subject in scope the register does not
+-- know (the names its records give it are checked together); not every record of a registered
+-- subject whose records changed, so no check may read a subject's records beyond `records`.
 subjects as not materialized (
 
     select * from {{ ref('dim_credit_subject') }}
@@ -148,13 +143,6 @@ unregistered_names as (
       {% if in_scope %}and party_uscc in (select subject_key from scoped_subjects){% endif %}
     group by party_uscc
     having count(distinct name_key) > 1
-
-),
-
-deregistered as (
-
-    select * from registered where registration_status = '注销'
-    {% if in_scope %}and uscc = any(array(select subject_key from records)){% endif %}
 
 ),
 
@@ -227,9 +215,10 @@ anomalies as (
         records.batch_id,
         records.source_file,
         records.source_row
-    from deregistered as registered
-    inner join subject_records as records on records.subject_key = registered.uscc
-    where records.feed <> 'registration'
+    from records
+    inner join registered on registered.uscc = records.subject_key
+    where registered.registration_status = '注销'
+      and records.feed <> 'registration'
       and records.decision_date > registered.deregistered_on
 
     union all
