@@ -77,9 +77,9 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
     project, profile, execution = _configs()
     # the as-of day in the environment, not --vars: new vars make every task re-parse the project
     as_of_env = {AS_OF_ENV: as_of_date}
-    common = {"project_dir": str(DBT_PROJECT_DIR), "profile_config": profile, "env": as_of_env,
-              "install_deps": False, "invocation_mode": InvocationMode.DBT_RUNNER, "retries": 1,
-              "dbt_cmd_global_flags": DBT_FLAGS, "pre_execute": cheap_behavior_flag_source}
+    # every dbt task's arguments, rendered by Cosmos or not
+    shared = {"env": as_of_env, "retries": 1, "install_deps": False, "dbt_cmd_global_flags": DBT_FLAGS,
+              "pre_execute": cheap_behavior_flag_source}
     group = DbtTaskGroup(
         group_id=group_id,
         project_config=project,
@@ -91,22 +91,21 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
             exclude=DISCLOSURE_VIEWS,
             test_behavior=TestBehavior.NONE,
         ),
-        operator_args={"env": as_of_env, "retries": 1, "install_deps": False, "dbt_cmd_global_flags": DBT_FLAGS,
-                       "pre_execute": cheap_behavior_flag_source},
+        operator_args=dict(shared),  # a copy: Cosmos may adjust what it is given
     )
-    # The group's partial-parse cache, shared with the tasks outside it: Cosmos gives a cache
+    # The tasks outside the group, with the group's partial-parse cache: Cosmos gives a cache
     # only to the operators it renders, and without one each of these three re-parsed the whole
     # project every night (6-7 s each on the demo).
-    common["cache_dir"] = group.dbt_graph.cache_dir
+    common = {**shared, "project_dir": str(DBT_PROJECT_DIR), "profile_config": profile,
+              "invocation_mode": InvocationMode.DBT_RUNNER, "cache_dir": group.dbt_graph.cache_dir}
     foundation = DbtBuildLocalOperator(
         task_id="dbt_foundation",
         select=FOUNDATION,
         # Models only: the night's tests run once, in dbt_tests, after everything is built.
-        # `indirect_selection` alone is not enough: a folder selects the tests declared in its
-        # YAML directly (86 data tests, source not-nulls over whole raw tables among them, and
-        # 10 unit tests ran here every night until this exclude).
+        # An exclude, not `indirect_selection`: a folder selects the tests declared in its YAML
+        # directly (86 data tests, source not-nulls over whole raw tables among them, and 10 unit
+        # tests ran here every night with indirect selection set to empty).
         exclude=FOUNDATION_EXCLUDE,
-        indirect_selection="empty",
         **common,
     )
     views = DbtRunLocalOperator(task_id="dbt_disclosure_views", select=DISCLOSURE_VIEWS, **common)
