@@ -91,7 +91,7 @@ def dbt_task_group(as_of_date: str, group_id: str = "dbt"):
             exclude=DISCLOSURE_VIEWS,
             test_behavior=TestBehavior.NONE,
         ),
-        operator_args=dict(shared),  # a copy: Cosmos may adjust what it is given
+        operator_args=shared,  # Cosmos works on its own copy (DbtToAirflowConverter)
     )
     # The tasks outside the group, with the group's partial-parse cache: Cosmos gives a cache
     # only to the operators it renders, and without one each of these three re-parsed the whole
