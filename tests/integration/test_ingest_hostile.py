@@ -132,18 +132,30 @@ def test_nul_in_jsonl_rejects_the_record(fresh_dsn, landing_root):
     assert_reconciled(fresh_dsn)
 
 
+# --- XLSX ---------------------------------------------------------------------------------------
+
+def arrears_row(document: str) -> list:
+    return ["南京某某科技有限公司", "91320100MA1W3XYU55", "失业保险", 100, "限期缴纳通知", document,
+            "南京市人力资源和社会保障局", "11320100061672951F", "2026-10-20", "欠缴", "2026-10-20"]
+
+
+def arrears_workbook(path: Path, rows: list[list]) -> None:
+    """A social-insurance arrears workbook as Excel writes one (in memory, with its declared size)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["单位名称", "统一社会信用代码", "险种", "欠缴金额（元）", "文书类型", "文书号", "认定部门",
+               "认定部门代码", "认定日期", "状态", "更新日期"])
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+
+
 # --- garbage XLSX ------------------------------------------------------------------------------
 
 def test_xlsx_of_garbage_xml_fails_that_file_only(warehouse_dsn, landing_root, tmp_path):
     day = next(_days)
     good = tmp_path / "good.xlsx"
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["单位名称", "统一社会信用代码", "险种", "欠缴金额（元）", "文书类型", "文书号", "认定部门",
-               "认定部门代码", "认定日期", "状态", "更新日期"])
-    ws.append(["南京某某科技有限公司", "91320100MA1W3XYU55", "失业保险", 100, "限期缴纳通知", "宁社H〔2026〕1号",
-               "南京市人力资源和社会保障局", "11320100061672951F", "2026-10-20", "欠缴", "2026-10-20"])
-    wb.save(good)
+    arrears_workbook(good, [arrears_row("宁社H〔2026〕1号")])
     garbage = io.BytesIO()
     with zipfile.ZipFile(garbage, "w") as z:  # a zip with the right names and broken XML inside
         z.writestr("[Content_Types].xml", "<Types><<<not xml")
@@ -158,6 +170,31 @@ def test_xlsx_of_garbage_xml_fails_that_file_only(warehouse_dsn, landing_root, t
     bad = files["social_insurance_a_garbage.xlsx"]
     assert bad.status == "failed" and bad.message.startswith("UNREADABLE_FILE:")
     assert manifest(warehouse_dsn, bad.batch_id)["status"] == "failed"
+
+
+def test_xlsx_declaring_a_smaller_sheet_loses_no_row(warehouse_dsn, landing_root, tmp_path):
+    """A workbook whose writer declared ``A1:C2`` (openpyxl's read-only mode would stop there)."""
+    day = next(_days)
+    path = tmp_path / "declared.xlsx"
+    arrears_workbook(path, [arrears_row("宁社D〔2026〕1号"), arrears_row("宁社D〔2026〕2号"),
+                            [*arrears_row("宁社D〔2026〕3号"), "stray cell"]])
+    with zipfile.ZipFile(path) as src:
+        parts = {info.filename: src.read(info) for info in src.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    assert b'<dimension ref="A1:L4"' in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(b'<dimension ref="A1:L4"', b'<dimension ref="A1:C2"')
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, part in parts.items():
+            out.writestr(name, part)
+    deliver(landing_root, "social_insurance", day, {"social_insurance_declared.xlsx": data.getvalue()})
+    (f,) = ingest_delivery("social_insurance", day).files
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (3, 2, 1)
+    ((row, codes, message, _raw),) = rejected(warehouse_dsn, f.batch_id)
+    assert (row, codes) == (4, ["MALFORMED_ROW"]) and "right of the last header column" in message
+    assert query(warehouse_dsn, "select count(*) from raw.social_insurance_arrears where batch_id = %s",
+                 (f.batch_id,))[0][0] == 2
+    assert_reconciled(warehouse_dsn)
 
 
 # --- the database fails mid-load; a missing key ------------------------------------------------

@@ -523,12 +523,12 @@ class XlsxSource(SourceFile):
     encoding = "xlsx"
 
     def __init__(self, path: Path, sheet: int = 0):
-        import openpyxl  # imported here: only XLSX feeds pay for it
+        from credit_dw.ingest.workbook import open_workbook  # imported here: only XLSX feeds pay for openpyxl
 
         self.path = path
         self.input = HashedInput(path)
         try:
-            self._wb = openpyxl.load_workbook(self.input.file, read_only=True, data_only=True)
+            self._wb = open_workbook(self.input.file)
             self._ws = self._wb.worksheets[sheet]
             self._rows = self._guarded(enumerate(self._ws.iter_rows(values_only=True), start=1))
             self.header = self._read_header()
