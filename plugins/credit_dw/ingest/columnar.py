@@ -1,5 +1,5 @@
-"""Columnar load of CSV and XLSX delta files: each distinct value validated once, COPY by the server
-while the next block is validated.
+"""Columnar load of CSV delta files: byte blocks split in polars, each distinct value validated once,
+COPY by the server while the next block is validated.
 
 Why this design (issue 9, part 2: "as fast as the server can store it"):
 
@@ -10,9 +10,7 @@ Why this design (issue 9, part 2: "as fast as the server can store it"):
   per line. Lines with another field count, blank lines and lines with a CR inside take the row
   path. A block with a quote or a control character goes through the record reader
   (``candidates()``), which finds multi-line records exactly as the row engine does, until the
-  record boundaries are back at a block end. An XLSX sheet comes as records from openpyxl's
-  streaming reader (``BLOCK_LINES`` at a time, one string column per header field): the XML
-  parse stays openpyxl's, everything after it is the same as for CSV.
+  record boundaries are back at a block end.
 - *Validation by column*: free-text fields and identifiers without a validator are cleaned with
   vectorised string expressions (trim, NFKC, upper case); only values holding a 15+ digit run go
   through the Python ID masking. Every other field is validated once per *distinct* value (with
@@ -41,11 +39,9 @@ move from raw to the quarantine with the usual message. Memory is bounded by the
 
 from __future__ import annotations
 
-import itertools
 import queue
 import re
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,7 +57,7 @@ from psycopg import sql
 from credit_dw import identifiers as ids
 from credit_dw.feeds import FieldSpec, FileKind, canonical_header
 from credit_dw.ingest import reasons
-from credit_dw.ingest.readers import CsvSource, Record, XlsxSource
+from credit_dw.ingest.readers import CsvSource, Record
 from credit_dw.ingest.reasons import Issue
 from credit_dw.ingest.validation import RowOutcome, RowValidator, mask_personal_ids
 
@@ -106,29 +102,23 @@ def repeated(hashes: np.ndarray) -> np.ndarray:
 
 
 def eligible(kind: FileKind) -> bool:
-    """CSV and XLSX files appended to their raw table (the snapshot merge keeps the stage-table
-    path), whose spec names no row hooks (``derived``: computed per accepted row by the record
-    path only)."""
-    return kind.format in ("csv", "xlsx") and kind.change_semantics != "daily_snapshot" and not kind.derived
+    """CSV files appended to their raw table (the snapshot merge keeps the stage-table path), whose
+    spec names no row hooks (``derived``: computed per accepted row by the record path only)."""
+    return kind.format == "csv" and kind.change_semantics != "daily_snapshot" and not kind.derived
 
 
-def load(conn: psycopg.Connection, source: CsvSource | XlsxSource, validator: RowValidator, kind: FileKind,
+def load(conn: psycopg.Connection, source: CsvSource, validator: RowValidator, kind: FileKind,
          columns: list[str], batch_id: int, feed: str, rel: str) -> Counts:
     """Validate and load every record of ``source`` into ``kind.raw_table``; returns the counts."""
     loader = _Loader(conn, source, validator, kind, columns, batch_id, feed, rel)
     with _Writer(conn) as writer:
         loader.writer = writer
         writer.submit(_create_persons)
-        if isinstance(source, CsvSource):
-            for block in source.blocks(BLOCK_BYTES, BLOCK_LINES):
-                if block[0] == "text":
-                    loader.text(*block[1:])
-                else:
-                    loader.block(block[1])
-        else:
-            records = source.records()
-            while block := list(itertools.islice(records, BLOCK_LINES)):
-                loader.records(block)
+        for block in source.blocks(BLOCK_BYTES, BLOCK_LINES):
+            if block[0] == "text":
+                loader.text(*block[1:])
+            else:
+                loader.block(block[1])
         writer.submit(partial(_register_persons, batch_id=batch_id))
     loader.reject_duplicates()
     return loader.counts
@@ -231,8 +221,7 @@ _QUARANTINE = sql.SQL("copy quality.rejected_rows (batch_id, feed, source_file, 
 class _Loader:
     writer: _Writer
 
-    def __init__(self, conn: psycopg.Connection, source: CsvSource | XlsxSource, validator: RowValidator,
-                 kind: FileKind,
+    def __init__(self, conn: psycopg.Connection, source: CsvSource, validator: RowValidator, kind: FileKind,
                  columns: list[str], batch_id: int, feed: str, rel: str):
         self.conn, self.source, self.validator, self.kind = conn, source, validator, kind
         self.columns, self.batch_id, self.feed, self.rel = columns, batch_id, feed, rel
@@ -303,21 +292,6 @@ class _Loader:
             self._plain(plain_rows, plain_lines, slow)
         if slow:
             self._slow(slow)
-
-    def records(self, records: list[Record]) -> None:
-        """Records of a reader that parses its format itself (XLSX); those it found broken (cells
-        right of the header, a NUL) take the row path, which rejects them as it always did."""
-        good = [r for r in records if r.values is not None and r.issue is None]
-        if len(good) < len(records):
-            self._row_path(r for r in records if r.values is None or r.issue is not None)
-        if not good:
-            return
-        columns = {name: [r.values[name] for r in good] for name in self.header}
-        frame = pl.DataFrame(columns, schema={name: pl.String for name in self.header}).with_columns(
-            pl.Series("_row", [r.source_row for r in good], dtype=pl.Int64), pl.int_range(len(good)).alias("_i"),
-            pl.Series("_line", [r.raw for r in good], dtype=pl.String))
-        self.counts.read += frame.height
-        self._validate_and_copy(frame)
 
     def _plain(self, rows: list[int], lines: list[bytes], slow: list) -> None:
         codec = self.source.codec
@@ -664,33 +638,29 @@ class _Loader:
     # --- the row path for what is not plain --------------------------------------------------
 
     def _slow(self, candidates: list[tuple[int, list[bytes], str | None]]) -> None:
-        """CSV candidates the byte blocks cannot take, as records of the row path's reader."""
-        self._row_path(record for line_no, lines, problem in candidates
-                       for record in self.source.to_records(line_no, lines, problem))
-
-    def _row_path(self, records: Iterable[Record]) -> None:
         """Record at a time; the block's accepted rows go into the same raw table by one COPY."""
         accepted: list[RowOutcome] = []
         rejected: list[RowOutcome] = []
         rows: list[list] = []
         people: dict[str, tuple] = {}
         known = set(self.columns)
-        for record in records:
-            self.counts.read += 1
-            out = self.validator.validate(record)
-            if out.rejected:
-                rejected.append(out)
-                continue
-            unknown = set(out.values) - known
-            if unknown:  # a spec bug, not a data problem: fail loudly
-                raise RuntimeError(f"feed spec maps to columns {sorted(unknown)} missing from the raw table")
-            row = {**out.values, "batch_id": self.batch_id, "source_file": self.rel,
-                   "source_row": out.source_row}
-            rows.append([row.get(c) for c in self.columns])
-            for p in out.persons:
-                people.setdefault(p[0], (*p, out.source_row))
-            accepted.append(RowOutcome(out.source_row, "", {k: out.values.get(k) for k in
-                                                            self.kind.natural_key}, out.issues))
+        for line_no, lines, problem in candidates:
+            for record in self.source.to_records(line_no, lines, problem):
+                self.counts.read += 1
+                out = self.validator.validate(record)
+                if out.rejected:
+                    rejected.append(out)
+                    continue
+                unknown = set(out.values) - known
+                if unknown:  # a spec bug, not a data problem: fail loudly
+                    raise RuntimeError(f"feed spec maps to columns {sorted(unknown)} missing from the raw table")
+                row = {**out.values, "batch_id": self.batch_id, "source_file": self.rel,
+                       "source_row": out.source_row}
+                rows.append([row.get(c) for c in self.columns])
+                for p in out.persons:
+                    people.setdefault(p[0], (*p, out.source_row))
+                accepted.append(RowOutcome(out.source_row, "", {k: out.values.get(k) for k in
+                                                                self.kind.natural_key}, out.issues))
         if rows:
             self.writer.submit(partial(_copy_rows, statement=self.copy_text, rows=rows))
         if rejected:
@@ -766,30 +736,24 @@ class _Loader:
 
 
 class _ForwardRecords:
-    """The verbatim records of a file by first line (or sheet row), asked for in increasing order.
+    """The verbatim records of a CSV file by first line number, asked for in increasing order.
 
     The file is read once more, forward, by the same record reader as the load (a quoted
-    multi-line record comes back whole; an XLSX row as the row path shows it), holding one record
-    at a time: what the quarantine shows for rows found bad only after the file was read
-    (duplicate keys), in bounded memory.
+    multi-line record comes back whole), holding one record at a time: what the quarantine shows
+    for rows found bad only after the file was read (duplicate keys), in bounded memory.
     """
 
-    def __init__(self, loaded: CsvSource | XlsxSource):
-        self.source: CsvSource | XlsxSource
-        if isinstance(loaded, CsvSource):
-            self.source = CsvSource(Path(loaded.path), loaded.encoding)
-            codec = loaded.codec
-            self.records = ((line_no, b"".join(lines).decode(codec, "backslashreplace").rstrip("\r\n"))
-                            for line_no, lines, _problem in self.source.candidates())
-        else:
-            self.source = XlsxSource(Path(loaded.path), loaded.sheet)
-            self.records = ((record.source_row, record.raw) for record in self.source.records())
-        self.current: tuple[int, str] = (0, "")
+    def __init__(self, loaded: CsvSource):
+        self.codec = loaded.codec
+        self.source = CsvSource(Path(loaded.path), loaded.encoding)
+        self.records = iter(self.source.candidates())
+        self.current: tuple[int, list[bytes]] = (0, [])
 
     def at(self, row: int) -> str:
         while self.current[0] < row:
-            self.current = next(self.records, (row, ""))
-        return self.current[1]
+            line_no, lines, _problem = next(self.records, (row, [b""], None))
+            self.current = (line_no, lines)
+        return b"".join(self.current[1]).decode(self.codec, "backslashreplace").rstrip("\r\n")
 
     def __enter__(self) -> _ForwardRecords:
         return self

@@ -240,7 +240,7 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
 
 
 def engine() -> str:
-    """``CREDIT_DW_INGEST_ENGINE``: ``columnar`` (default) for CSV and XLSX delta files, or ``rows`` (the
+    """``CREDIT_DW_INGEST_ENGINE``: ``columnar`` (default) for CSV delta files, or ``rows`` (the
     record-at-a-time path every other file takes; kept selectable to compare the two)."""
     value = os.environ.get("CREDIT_DW_INGEST_ENGINE", "columnar")
     if value not in ("columnar", "rows"):
@@ -258,7 +258,7 @@ def _check_read(source, sha: str, rel: str) -> None:
 
 def _load_rows(conn: psycopg.Connection, spec: FeedSpec, kind: FileKind, source, validator: RowValidator,
                batch_id: int, rel: str, sha: str, day: date, notes: list[str]) -> tuple[int, int, int, int, int]:
-    """Record at a time through a temporary stage table (JSON Lines, snapshots, row hooks)."""
+    """Record at a time through a temporary stage table (JSON Lines, XLSX, snapshots)."""
     columns = _stage(conn, kind.raw_table)
     read = _copy_records(conn, source, validator, columns, batch_id, rel)
     _check_read(source, sha, rel)

@@ -525,7 +525,7 @@ class XlsxSource(SourceFile):
     def __init__(self, path: Path, sheet: int = 0):
         from credit_dw.ingest.workbook import open_workbook  # imported here: only XLSX feeds pay for openpyxl
 
-        self.path, self.sheet = path, sheet
+        self.path = path
         self.input = HashedInput(path)
         try:
             self._wb = open_workbook(self.input.file)
