@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,6 +24,16 @@ from credit_dw import db
 
 def _server_dsn() -> str:
     return db.ensure_server()
+
+
+def edit_xlsx_sheet(path: Path, edit: Callable[[bytes], bytes]) -> None:
+    """Rewrite the first sheet's XML of the workbook at ``path`` (as other writers leave it)."""
+    with zipfile.ZipFile(path) as src:
+        parts = {info.filename: src.read(info) for info in src.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = edit(parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
 
 
 def create_fresh_database(prefix: str = "credit_dw_test") -> str:

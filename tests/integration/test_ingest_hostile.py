@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from test_ingest_support import FIXTURES, assert_reconciled, deliver, manifest, query, rejected
 
+from conftest import edit_xlsx_sheet
 from credit_dw import config
 from credit_dw.cli import main
 from credit_dw.identifiers import mask_id
@@ -178,16 +179,13 @@ def test_xlsx_declaring_a_smaller_sheet_loses_no_row(warehouse_dsn, landing_root
     path = tmp_path / "declared.xlsx"
     arrears_workbook(path, [arrears_row("宁社D〔2026〕1号"), arrears_row("宁社D〔2026〕2号"),
                             [*arrears_row("宁社D〔2026〕3号"), "stray cell"]])
-    with zipfile.ZipFile(path) as src:
-        parts = {info.filename: src.read(info) for info in src.infolist()}
-    sheet = parts["xl/worksheets/sheet1.xml"]
-    assert b'<dimension ref="A1:L4"' in sheet
-    parts["xl/worksheets/sheet1.xml"] = sheet.replace(b'<dimension ref="A1:L4"', b'<dimension ref="A1:C2"')
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, part in parts.items():
-            out.writestr(name, part)
-    deliver(landing_root, "social_insurance", day, {"social_insurance_declared.xlsx": data.getvalue()})
+
+    def declare_a1_c2(xml: bytes) -> bytes:
+        assert b'<dimension ref="A1:L4"' in xml
+        return xml.replace(b'<dimension ref="A1:L4"', b'<dimension ref="A1:C2"')
+
+    edit_xlsx_sheet(path, declare_a1_c2)
+    deliver(landing_root, "social_insurance", day, {"social_insurance_declared.xlsx": path})
     (f,) = ingest_delivery("social_insurance", day).files
     assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (3, 2, 1)
     ((row, codes, message, _raw),) = rejected(warehouse_dsn, f.batch_id)

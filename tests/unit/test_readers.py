@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import codecs
 import re
-import zipfile
 from datetime import datetime
 
 import openpyxl
 import pytest
 
+from conftest import edit_xlsx_sheet
 from credit_dw.feeds import load_spec
 from credit_dw.ingest import reasons
 from credit_dw.ingest.encoding import detect_sample
@@ -154,16 +154,14 @@ def test_truncated_xlsx_fails_the_file(tmp_path, cut):
 
 def _redeclare_size(path, dimension: str | None) -> None:
     """Rewrite the sheet's declared ``<dimension>`` (``None``: remove it), as other writers leave it."""
-    with zipfile.ZipFile(path) as src:
-        parts = {info.filename: src.read(info) for info in src.infolist()}
-    sheet = re.sub(r"<dimension [^>]*/>", "", parts["xl/worksheets/sheet1.xml"].decode())
-    if dimension:  # where the schema has it: right after the sheet's properties
-        sheet, found = re.subn(r"(</sheetPr>)", rf'\1<dimension ref="{dimension}"/>', sheet, count=1)
-        assert found
-    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, data in parts.items():
-            out.writestr(name, data)
+    def redeclare(xml: bytes) -> bytes:
+        sheet = re.sub(r"<dimension [^>]*/>", "", xml.decode())
+        if dimension:  # where the schema has it: right after the sheet's properties
+            sheet, found = re.subn(r"(</sheetPr>)", rf'\1<dimension ref="{dimension}"/>', sheet, count=1)
+            assert found
+        return sheet.encode()
+
+    edit_xlsx_sheet(path, redeclare)
 
 
 @pytest.mark.parametrize("declared", ["A1", "A1:B3", None])
@@ -186,13 +184,7 @@ def test_xlsx_is_not_parsed_whole_to_open_it(tmp_path):
     path = tmp_path / "s.xlsx"
     _workbook(path, [["a", "b"], *[[str(i), "x" * 50] for i in range(2000)]])
     _redeclare_size(path, None)
-    with zipfile.ZipFile(path) as src:
-        parts = {info.filename: src.read(info) for info in src.infolist()}
-    sheet = parts["xl/worksheets/sheet1.xml"]
-    parts["xl/worksheets/sheet1.xml"] = sheet[: len(sheet) // 2]  # well-formed up to the middle
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, data in parts.items():
-            out.writestr(name, data)
+    edit_xlsx_sheet(path, lambda xml: xml[: len(xml) // 2])  # well-formed up to the middle
     with XlsxSource(path) as src:
         records = src.records()
         assert next(records).values == {"a": "0", "b": "x" * 50}
