@@ -142,6 +142,41 @@ def test_poisoned_candidate_is_blocked_and_marts_unchanged(fresh_dsn: str) -> No
         ).fetchone() == ("blocked",)
 
 
+def test_a_row_quoting_its_own_identifiers_is_no_leak_but_an_id_beside_them_is(fresh_dsn: str) -> None:
+    """A steward's message may quote the row's all-digit USCC and 15-digit registration number
+    (``register_anomalies.detail``, its ``subject:<key>`` scope): the pattern alone cannot tell
+    those from ID numbers, and at province scale they blocked every publication."""
+    build_candidate(fresh_dsn, 1)
+    uscc, regno = "121200004013590816", "110000000000000"
+    with psycopg.connect(fresh_dsn) as conn, conn.transaction():
+        conn.execute("set local role transformer")
+        conn.execute("create table marts_candidate.register_anomalies (anomaly_id text unique, subject_key text,"
+                     " uscc text, registration_number text, organisation_code text, detail text, scope_key text)")
+        conn.execute(
+            "insert into marts_candidate.register_anomalies values ('a1', %(u)s, %(u)s, %(r)s, '400135908',"
+            " 'the tax record names USCC ' || %(u)s || ' with registration number ' || %(r)s, 'subject:' || %(u)s)",
+            {"u": uscc, "r": regno})
+    result = gate.validate_candidate_marts("run-quotes", as_of=AS_OF)
+    assert result.passed, result.describe()
+
+    with psycopg.connect(fresh_dsn) as conn:
+        # the organisation code is part of the ID: stripping it would hide the ID, so it stays
+        conn.execute(
+            "insert into marts_candidate.register_anomalies values ('a2', %(u)s, %(u)s, %(r)s, '199003071',"
+            " 'USCC ' || %(u)s || ', 法定代表人 ' || %(id)s, 'subject:' || %(u)s)",
+            {"u": uscc, "r": regno, "id": CLEAR_ID})
+    result = gate.validate_candidate_marts("run-leak", as_of=AS_OF)
+    assert not result.passed
+    with psycopg.connect(fresh_dsn) as conn:
+        failed = conn.execute(
+            "select failed_expectations::text from quality.validation_run"
+            " where run_id = 'run-leak' and suite = 'mart_register_anomalies'"
+        ).fetchone()[0]
+    # one row, a2 (named by the table's unique key), and only by its detail
+    assert '"sample_unexpected": [{"anomaly_id": "a2", "columns_with_clear_id": "detail"}]' in failed
+    assert CLEAR_ID not in failed
+
+
 def test_missing_mart_and_window_violations_fail(fresh_dsn: str) -> None:
     build_candidate(fresh_dsn, 1)
     with psycopg.connect(fresh_dsn) as conn:

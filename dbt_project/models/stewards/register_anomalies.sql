@@ -291,8 +291,10 @@ anomalies as (
             || case
                 when records.party_organisation_code <> substr(records.party_uscc, 9, 9)
                     then 'organisation code ' || records.party_organisation_code
-                else 'registration number ' || records.party_registration_number || ', registered to '
-                    || by_regno.uscc
+                -- the other subject is not named here: its USCC is in no column of this row, and
+                -- an all-digit one would fail the marts gate's ID-leak check
+                else 'registration number ' || records.party_registration_number
+                    || ', which the register gives to another USCC (dim_credit_subject.registration_number)'
             end
             || '; the USCC was used, confirm the party with ' || coalesce(records.authority_name, 'the department'),
         records.batch_id,

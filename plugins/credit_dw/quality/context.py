@@ -25,7 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from credit_dw.config import PROJECT_ROOT, warehouse_dsn
 
-DATASOURCE = "warehouse"
+DATASOURCE = "warehouse"  # query assets (the feeds gate's night of a raw table)
+TABLE_DATASOURCE = "warehouse_tables"  # whole-table assets (the candidate marts)
 CONNECTION_VARIABLE = "CREDIT_DW_GX_CONNECTION"
 
 
@@ -100,6 +101,27 @@ def _datasource(context: Any) -> Any:
         return datasource
     return context.data_sources.add_postgres(
         DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}", create_temp_table=True
+    )
+
+
+def table_datasource(context: Any) -> Any:
+    """The datasource of whole-table assets: the same warehouse, without temporary tables.
+
+    GX applies a datasource's ``create_temp_table`` to every batch, tables included: with it a
+    table asset is first copied whole into a ``gx_temp_*`` table (``select *`` of the table),
+    which lives as long as the process. The marts gate copied every candidate mart that way:
+    7 GB of copies at a tenth of the province, held on disk until the gate's process ended. A
+    table needs no copy (its columns are reflected from the catalogue), so its assets live on a
+    datasource of their own with GX's default, ``create_temp_table=False``.
+    """
+    if TABLE_DATASOURCE in context.data_sources.all():
+        return context.data_sources.get(TABLE_DATASOURCE)
+    if DATASOURCE in context.data_sources.all():  # a context from before: its table assets move
+        queries = context.data_sources.get(DATASOURCE)
+        for asset in [a for a in queries.assets if a.type == "table"]:
+            queries.delete_asset(asset.name)
+    return context.data_sources.add_postgres(
+        TABLE_DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}", create_temp_table=False
     )
 
 

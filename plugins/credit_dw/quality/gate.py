@@ -166,6 +166,21 @@ def validate_feeds(run_id: str, batch_ids: list[int] | None = None, *, as_of: da
     return _store(run_id, "feeds", outcomes, dsn)
 
 
+# Each candidate table's first unique index, as its columns: how a failure names a row of a
+# mart that has no rules of its own (its dbt model's unique key).
+_UNIQUE_KEYS = """
+select distinct on (t.relname) t.relname, array_agg(a.attname order by k.ord)
+from pg_index i
+join pg_class t on t.oid = i.indrelid
+join pg_namespace n on n.oid = t.relnamespace
+cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum
+where n.nspname = %s and i.indisunique
+group by t.relname, i.indexrelid
+order by t.relname, i.indexrelid
+"""
+
+
 def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
                              dsn: str | None = None) -> GateResult:
     """Validate every table in ``marts_candidate`` (and require the core marts) before publish.
@@ -182,6 +197,7 @@ def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
             (suites.CANDIDATE_SCHEMA,),
         ).fetchall():
             columns.setdefault(table, {})[column] = is_text
+        unique_keys = dict(conn.execute(_UNIQUE_KEYS, (suites.CANDIDATE_SCHEMA,)).fetchall())
     outcomes = [
         results.missing_target(f"mart_{t}", f"{suites.CANDIDATE_SCHEMA}.{t}",
                                f"{suites.CANDIDATE_SCHEMA}.{t} does not exist: did dbt build it?")
@@ -190,7 +206,8 @@ def validate_candidate_marts(run_id: str, *, as_of: date | None = None,
     ]
     plans = [
         _Plan(
-            suite=lambda t=t, cols=cols: suites.mart_suite(suites.MART_TABLES.get(t), t, cols, as_of),
+            suite=lambda t=t, cols=cols: suites.mart_suite(suites.MART_TABLES.get(t), t, cols, as_of,
+                                                          tuple(unique_keys.get(t, ()))),
             suite_name=f"mart_{t}",
             asset=f"mart_{t}",
             target=f"{suites.CANDIDATE_SCHEMA}.{t}",
@@ -226,7 +243,7 @@ def _run(run_id: str, stage: str, plans: list[_Plan], params: dict[str, Any],
                 asset = gxc.replace_query_asset(datasource, plan.asset, plan.query)
             else:
                 schema, table = plan.target.split(".", 1)
-                asset = gxc.table_asset(datasource, plan.asset, schema, table)
+                asset = gxc.table_asset(gxc.table_datasource(context), plan.asset, schema, table)
             batch = gxc.whole_table_batch(asset)
             suite = gxc.replace_by_name(context.suites, plan.suite_name, plan.suite())
             definitions.append(context.validation_definitions.add(
