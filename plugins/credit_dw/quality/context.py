@@ -91,17 +91,23 @@ def _datasource(context: Any) -> Any:
     rows of a raw table, so the gate's memory grew with the delivery (0.9 GB at 1M records,
     2.3 GB at 3M). With a temporary table GX stores the query's rows on the server and
     reflects the table with ``limit 1``: the client stays flat (a 1.5M-row query: 612 MiB
-    without, 225 MiB with, same time). An existing datasource is switched over in place.
+    without, 225 MiB with, same time).
     """
-    if DATASOURCE in context.data_sources.all():
-        datasource = context.data_sources.get(DATASOURCE)
-        if not datasource.create_temp_table:
-            datasource.create_temp_table = True
-            datasource = context.update_datasource(datasource)
-        return datasource
-    return context.data_sources.add_postgres(
-        DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}", create_temp_table=True
-    )
+    return _postgres(context, DATASOURCE, create_temp_table=True)
+
+
+def _postgres(context: Any, name: str, *, create_temp_table: bool) -> Any:
+    """The warehouse as datasource ``name``, created once (re-adding it would drop its assets);
+    an existing one is switched to ``create_temp_table`` in place."""
+    if name not in context.data_sources.all():
+        return context.data_sources.add_postgres(
+            name, connection_string="${" + CONNECTION_VARIABLE + "}", create_temp_table=create_temp_table
+        )
+    datasource = context.data_sources.get(name)
+    if datasource.create_temp_table != create_temp_table:
+        datasource.create_temp_table = create_temp_table
+        datasource = context.update_datasource(datasource)
+    return datasource
 
 
 def table_datasource(context: Any) -> Any:
@@ -114,15 +120,12 @@ def table_datasource(context: Any) -> Any:
     table needs no copy (its columns are reflected from the catalogue), so its assets live on a
     datasource of their own with GX's default, ``create_temp_table=False``.
     """
-    if TABLE_DATASOURCE in context.data_sources.all():
-        return context.data_sources.get(TABLE_DATASOURCE)
-    if DATASOURCE in context.data_sources.all():  # a context from before: its table assets move
-        queries = context.data_sources.get(DATASOURCE)
+    sources = context.data_sources.all()
+    if TABLE_DATASOURCE not in sources and DATASOURCE in sources:  # a context from before: its
+        queries = context.data_sources.get(DATASOURCE)            # table assets move here
         for asset in [a for a in queries.assets if a.type == "table"]:
             queries.delete_asset(asset.name)
-    return context.data_sources.add_postgres(
-        TABLE_DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}", create_temp_table=False
-    )
+    return _postgres(context, TABLE_DATASOURCE, create_temp_table=False)
 
 
 def delete_validation_definition(context: Any, name: str) -> None:

@@ -287,9 +287,9 @@ def mart_suite(rules: MartRules | None, table: str, columns: dict[str, bool], as
             for c, values in rules.value_sets.items()
         ]
     texts = [c for c, is_text in columns.items() if is_text]
-    checked = [c for c in texts if not ID_LEAK_EXEMPT_COLUMNS.search(c)]
+    exempt = [c for c in texts if ID_LEAK_EXEMPT_COLUMNS.search(c)]
+    checked = [c for c in texts if c not in exempt]
     if checked:
-        exempt = [c for c in texts if ID_LEAK_EXEMPT_COLUMNS.search(c)]
         exps.append(no_clear_id_expectation(checked, rules.key if rules is not None else unique_key, exempt))
     return gx.ExpectationSuite(name=f"mart_{table}", expectations=exps)
 
