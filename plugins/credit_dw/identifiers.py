@@ -16,7 +16,7 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100 Table 1: no I, O, 
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]  # w_i = 3^(i-1) mod 31
 
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714-1997
+ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714-1997
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643-1999
 RESIDENT_ID_CHECK = "10X98765432"
 
@@ -44,12 +44,12 @@ def is_valid_uscc(code: str) -> bool:
 
 
 def org_code_check_char(first8: str) -> str:
-    total = sum(_org_value(c) * w for c, w in zip(first8, _ORG_WEIGHTS, strict=True))
+    total = sum(org_symbol_value(c) * w for c, w in zip(first8, ORG_WEIGHTS, strict=True))
     check = 11 - total % 11
     return {10: "X", 11: "0"}.get(check, str(check))
 
 
-def _org_value(c: str) -> int:
+def org_symbol_value(c: str) -> int:
     if c.isdigit():
         return int(c)
     return ord(c) - ord("A") + 10

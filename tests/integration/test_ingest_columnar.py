@@ -20,6 +20,7 @@ import pytest
 from test_ingest_support import assert_reconciled, query
 
 from conftest import create_fresh_database, drop_database
+from credit_dw import identifiers as ids
 from credit_dw.config import PROJECT_ROOT
 from credit_dw.feeds import all_specs
 from credit_dw.generate import DONE_MARKER, generate
@@ -112,6 +113,25 @@ def _dates_file() -> bytes:
     return ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
 
 
+def _register_file() -> bytes:
+    """Organisation codes (GB 11714) and registration numbers (ISO 7064 MOD 11,10) at the edge of
+    the vectorised checks: hyphen or none, lower case, X and 0 as check characters, letters,
+    full-width forms, wrong checks and lengths; one USCC per row so no key repeats."""
+    org_codes = ["81232384-1", "812323841", "ma1fc6hf-5", "MA1FC6HF5", "64555828X", "6455582-8X", "64555828-0",
+                 "812323842", "ＭＡ１ＦＣ６ＨＦ５", "81232384", "8123238411", "812-32384-1", " 812323841 ", "MAFL225D8",
+                 "MAFL225D9", "MA1FC6HF-X", "I1234567-0", ""]
+    numbers = ["320303084214137", "320303084214136", "32030308421413", "３２０３０３０８４２１４１３７",
+               "320303084214137 ", "32030308421413X", "000000000000000", "", "320113984440081", "320113984440082"]
+    base = "913201001234567"
+    rows = []
+    for i in range(len(org_codes) * 2):
+        uscc = base + f"{i:02d}"
+        uscc += ids.uscc_check_char(uscc)
+        rows.append(f"{uscc},某公司{i},企业,{numbers[i % len(numbers)]},{org_codes[i % len(org_codes)]},某人,"
+                    f"2001-01-01,南京市市场监督管理局,南京市某路{i}号,存续,,2026-11-2{i % 3} 10:00:00")
+    return ("\n".join(["TYSHXYDM,ZTMC,ZTLX,ZCH,ZZJGDM,FDDBR,CLRQ,DJJG,ZS,DJZT,ZXRQ,GXSJ", *rows]) + "\n").encode()
+
+
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("columnar_landing")
@@ -123,6 +143,8 @@ def landing(tmp_path_factory) -> Path:
     day.joinpath("penalty_plain_20261123.csv").write_bytes(_plain_file())
     day.joinpath("penalty_legacy_plain_20261123.csv").write_bytes(_legacy_file())
     day.joinpath("penalty_dates_20261123.csv").write_bytes(_dates_file())
+    register = root / "registration" / GENERATED_DAY.isoformat()
+    register.joinpath("registration_edges_20261123.csv").write_bytes(_register_file())
     return root
 
 
@@ -183,10 +205,13 @@ def test_columnar_engine_stores_what_the_row_rules_store(landing, monkeypatch, b
     codes = {c for _f, _r, cs, _m, _raw in expected["rejected"] for c in cs}
     assert {"MALFORMED_ROW", "DUPLICATE_KEY", "NUL_BYTE", "ENCODING", "PERSON_ID_AS_USCC",
             "DATE_AFTER_DELIVERY", "MISSING_REQUIRED", "INVALID_USCC", "INVALID_AMOUNT",
-            "INVALID_TIMESTAMP", "INVALID_DATE", "INVALID_RESIDENT_ID"} <= codes
+            "INVALID_TIMESTAMP", "INVALID_DATE", "INVALID_RESIDENT_ID", "INVALID_ORG_CODE",
+            "INVALID_REG_NUMBER"} <= codes
     plain = [r for r in expected["raw.penalty"] if "PLAIN" in str(r) or "LEGACY" in str(r)]
     assert len(plain) > 20  # the edge files load (not rejected as a whole)
     assert len([r for r in expected["raw.penalty"] if "DATE罚" in str(r)]) >= 4
+    edges = [r for r in expected["raw.registration"] if "registration_edges" in str(r)]
+    assert len(edges) >= 10 and any("MA1FC6HF5" in str(r) for r in edges)  # valid codes, normalised
 
 
 def test_a_file_sent_twice_in_one_quarantines_every_repeat(tmp_path, monkeypatch):

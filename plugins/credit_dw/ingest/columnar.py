@@ -42,6 +42,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -441,14 +442,17 @@ class _Loader:
         so); date-times ``YYYY-MM-DD HH:MM:SS`` that are real instants; plain decimal amounts
         exact to the fen and in range; USCCs of the right shape whose GB 32100 check character
         matches and that cannot be a resident ID (not all digits), or that the record's party type
-        (or the spec: ``authoritative``) says belong to an organisation. Everything else, every
-        error message included, comes from ``RowValidator._field`` exactly as in the row path.
+        (or the spec: ``authoritative``) says belong to an organisation; organisation codes (GB 11714)
+        and 15-digit registration numbers (ISO 7064 MOD 11,10) whose check matches. Registers are
+        where this matters: there every code is distinct, so "each distinct value once" is once a row.
+        Everything else, every error message included, comes from ``RowValidator._field`` exactly as
+        in the row path.
         """
         if spec.type == "person_id" and not spec.derive and not spec.column:
             return self._fast_persons(index, spec, name, keys)
         if spec.derive or not spec.column or not (
                 spec.type in ("date", "timestamp", "amount_wan", "amount_cny")
-                or (spec.type == "identifier" and spec.validator == "uscc")):
+                or (spec.type == "identifier" and spec.validator in _FAST_IDENTIFIERS)):
             return None, keys
         text = pl.col(name).str.strip_chars()
         ascii_ = text.str.contains(r"^[\x21-\x7e]+$")
@@ -466,6 +470,12 @@ class _Loader:
                 ok = ok & (value <= pl.lit(self.validator.delivery_date))
             iso = value.dt.strftime("%Y-%m-%d")
             out = pl.when(iso.is_in(list(spec.open_ended))).then(None).otherwise(iso) if spec.open_ended else iso
+        elif spec.validator == "org_code":  # GB 11714: 8 symbols and a check, the printed hyphen dropped
+            out = text.str.to_uppercase().str.replace_all("-", "", literal=True)
+            ok = ascii_ & out.str.contains(r"^[0-9A-Z]{8}[0-9X]$")
+        elif spec.validator == "registration_number":  # 15 digits, ISO 7064 MOD 11,10
+            out = text
+            ok = text.str.contains(r"^[0-9]{15}$")
         else:
             code = text.str.to_uppercase()
             organisation = ~code.str.contains(r"^\d{17}[\dX]$")  # else it may be a person's resident ID
@@ -480,7 +490,7 @@ class _Loader:
         prefix = f"_m{index}_"
         decided = keys.with_columns(ok.fill_null(False).alias("_ok"), out.alias("_out"))
         if spec.type == "identifier":  # the shape is right: does the check character match?
-            decided = decided.with_columns(_check_matches(decided["_out"], decided["_ok"], _USCC_CHECK))
+            decided = decided.with_columns(_FAST_IDENTIFIERS[spec.validator](decided["_out"], decided["_ok"]))
         fast = decided.filter(pl.col("_ok"))
         if fast.height == 0:
             return None, keys
@@ -799,11 +809,12 @@ def _amount_expr(text: pl.Expr, kind: str) -> tuple[pl.Expr, pl.Expr]:
 
 @dataclass(frozen=True)
 class _CheckRule:
-    """A check-character rule over 18 ASCII symbols: value of each symbol, weights, and the check
-    character as a function of the weighted sum (GB 32100 for USCCs, GB 11643 for resident IDs)."""
+    """A check-character rule over a fixed number of ASCII symbols: value of each symbol, weights,
+    and the check character as a function of the weighted sum (GB 32100 for USCCs, GB 11643 for
+    resident IDs, GB 11714 for organisation codes)."""
 
     values: np.ndarray    # 256 byte values -> symbol value
-    weights: np.ndarray   # 17 weights
+    weights: np.ndarray   # one weight per symbol before the check character
     modulus: int
     check: np.ndarray     # (sum % modulus) -> expected check byte
 
@@ -825,24 +836,63 @@ def _resident_rule() -> _CheckRule:
                       np.frombuffer(ids.RESIDENT_ID_CHECK.encode("ascii"), dtype=np.uint8))
 
 
+def _org_code_rule() -> _CheckRule:
+    """From ``identifiers``' own weights (``org_code_check_char``: 11 - sum % 11, 10 is X, 11 is 0)."""
+    values = np.zeros(256, dtype=np.int64)
+    for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        values[ord(c)] = ids.org_symbol_value(c)
+    check = np.array([ord({10: "X", 11: "0"}.get(11 - r, str(11 - r))) for r in range(11)], dtype=np.uint8)
+    return _CheckRule(values, np.array(ids.ORG_WEIGHTS, dtype=np.int64), 11, check)
+
+
 _USCC_CHECK = _uscc_rule()          # identifiers.uscc_check_char, vectorised
 _RESIDENT_CHECK = _resident_rule()  # identifiers.resident_id_check_char, vectorised
+_ORG_CODE_CHECK = _org_code_rule()  # identifiers.org_code_check_char, vectorised
+
+
+def _symbols(codes: pl.Series, at: pl.Series, length: int) -> np.ndarray:
+    """The codes at ``at`` (all ``length`` ASCII symbols) as an n x ``length`` byte matrix."""
+    text = "".join(codes.gather(at).to_list()).encode("ascii")
+    return np.frombuffer(text, dtype=np.uint8).reshape(-1, length)
 
 
 def _check_matches(codes: pl.Series, shaped: pl.Series, rule: _CheckRule) -> pl.Series:
     """``shaped`` (named ``_ok``) and the check character of the code matches.
 
-    ``shaped`` must only be true for 18 ASCII symbols of the rule's alphabet; those are laid out as
-    an n x 18 byte matrix, so the weighted sum is one matrix product instead of 17 string slices.
+    ``shaped`` must only be true for codes of ``len(rule.weights) + 1`` ASCII symbols of the rule's
+    alphabet; those are laid out as a byte matrix, so the weighted sum is one matrix product
+    instead of a string slice per position.
     """
     at = shaped.arg_true()
     result = np.zeros(len(codes), dtype=bool)
     if len(at):
-        text = "".join(codes.gather(at).to_list()).encode("ascii")
-        symbols = np.frombuffer(text, dtype=np.uint8).reshape(-1, 18)
-        total = rule.values[symbols[:, :17]] @ rule.weights
-        result[at.to_numpy()] = symbols[:, 17] == rule.check[total % rule.modulus]
+        symbols = _symbols(codes, at, len(rule.weights) + 1)
+        total = rule.values[symbols[:, :-1]] @ rule.weights
+        result[at.to_numpy()] = symbols[:, -1] == rule.check[total % rule.modulus]
     return pl.Series(shaped.name, result)
+
+
+def _mod_11_10_matches(codes: pl.Series, shaped: pl.Series) -> pl.Series:
+    """``identifiers.mod_11_10_check_digit`` over the columns of a digit matrix: 14 vector steps
+    instead of 14 Python steps per code (``shaped``: exactly 15 ASCII digits)."""
+    at = shaped.arg_true()
+    result = np.zeros(len(codes), dtype=bool)
+    if len(at):
+        digits = _symbols(codes, at, 15).astype(np.int64) - ord("0")
+        product = np.full(len(digits), 10, dtype=np.int64)
+        for position in range(14):
+            total = (digits[:, position] + product) % 10
+            product = (np.where(total == 0, 10, total) * 2) % 11
+        result[at.to_numpy()] = digits[:, 14] == (11 - product) % 10
+    return pl.Series(shaped.name, result)
+
+
+# identifier validators decided vectorised for valid values: (codes, shaped) -> check matches
+_FAST_IDENTIFIERS: dict[str, Callable[[pl.Series, pl.Series], pl.Series]] = {
+    "uscc": partial(_check_matches, rule=_USCC_CHECK),
+    "org_code": partial(_check_matches, rule=_ORG_CODE_CHECK),
+    "registration_number": _mod_11_10_matches,
+}
 
 
 def _vectorisable(spec: FieldSpec) -> bool:
