@@ -1,7 +1,8 @@
 """Ingestion against a bare COPY of the same files, in the same run: ratio, rows/s, peak RSS.
 
-For each size N: one penalty delivery of N rows (10 department files, UTF-8 and GB18030 mixed,
-``credit_dw.generate``), ingested on a fresh warehouse database in a child process of its own.
+For each size N: one delivery of N rows of ``--feed`` (penalty: 10 department files, UTF-8 and
+GB18030 mixed; registration: the register's one file; ``credit_dw.generate``), ingested on a
+fresh warehouse database in a child process of its own.
 The ingest's peak resident set is read per file (VmHWM, reset before each ``load_file``), so it
 is the ingest's alone; the child's whole peak (the bare COPY and the store measurement
 included: the highest VmHWM read before each reset) is recorded beside it. In the same child,
@@ -23,6 +24,8 @@ The machine is shared: run it niced, in the background, and expect ±20 % betwee
 
     nice -n 10 .venv/bin/python benchmarks/ingest.py --rows 1000000 --rows 4000000 \\
         --name ingest_vs_copy.json
+    nice -n 10 .venv/bin/python benchmarks/ingest.py --feed registration --rows 1000000 \\
+        --name ingest_register_vs_copy.json
 """
 
 from __future__ import annotations
@@ -43,14 +46,16 @@ import harness
 
 START = date(2026, 11, 20)
 SEED = 20261120
-FEED = "penalty"
+# penalty: ten department files, UTF-8 and GB18030; registration: one UTF-8 file whose codes are
+# all distinct (quoted multi-line addresses, five identifier indexes on its raw table)
+FEEDS = ("penalty", "registration")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     harness.prepare_environment()
     if args.command == "child":
-        print(json.dumps(child(args.dsn, Path(args.root))))
+        print(json.dumps(child(args.dsn, Path(args.root), args.feed)))
         return 0
     sizes = args.rows or [1_000_000, 4_000_000]
     work = Path(tempfile.mkdtemp(prefix="bench_ingest_", dir=args.work_dir))
@@ -60,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / args.name
     try:
         for rows in sizes:
-            root = args.data / f"{rows}" if args.data else work / f"{FEED}_{rows}"
-            if not (root / FEED).exists():
+            root = args.data / f"{rows}" if args.data else work / f"{args.feed}_{rows}"
+            if not (root / args.feed).exists():
                 with harness.timed(result["seconds"], f"generate_{rows}"):
-                    _generate(rows, root, args.defect_rate)
-            print(f"== {FEED} {harness.human(rows)}", file=sys.stderr, flush=True)
-            result["runs"].append(measure(rows, root, args.keep))
+                    _generate(rows, root, args.defect_rate, args.feed)
+            print(f"== {args.feed} {harness.human(rows)}", file=sys.stderr, flush=True)
+            result["runs"].append(measure(rows, root, args.keep, args.feed))
             harness.write_json(path, result)  # a crash later keeps what was measured
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -82,36 +87,36 @@ def server_dsn() -> str:
     return make_conninfo(db.ensure_server(), dbname="postgres")
 
 
-def _generate(rows: int, root: Path, defect_rate: float) -> None:
+def _generate(rows: int, root: Path, defect_rate: float, feed: str) -> None:
     from credit_dw.generate import generate
 
-    generate(root, START, 1, rows, SEED, defect_rate=defect_rate, feeds=[FEED])
+    generate(root, START, 1, rows, SEED, defect_rate=defect_rate, feeds=[feed])
 
 
-def measure(rows: int, root: Path, keep: bool) -> dict:
+def measure(rows: int, root: Path, keep: bool, feed: str) -> dict:
     with harness.fresh_database(prefix="credit_dw_bench_ingest", keep=keep) as dsn:
-        done = subprocess.run([sys.executable, __file__, "child", "--dsn", dsn, "--root", str(root)],
+        done = subprocess.run([sys.executable, __file__, "child", "--dsn", dsn, "--root", str(root), "--feed", feed],
                               capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"ingest child failed:\n{done.stderr[-4000:]}")
-    run = {"feed": FEED, "generated_rows": rows, **json.loads(done.stdout)}
+    run = {"feed": feed, "generated_rows": rows, **json.loads(done.stdout)}
     print(f"  {run['rows_read']} rows: ingest {run['ingest_seconds']} s ({run['rows_per_s']} rows/s), bare COPY "
           f"{run['copy_seconds']} s, ratio {run['ratio']}, ingest peak RSS {run['ingest_peak_rss_mib']} MiB "
           f"(the whole child's {run['peak_rss_mib']} MiB)", file=sys.stderr)
     return run
 
 
-def child(dsn: str, root: Path) -> dict:
+def child(dsn: str, root: Path, feed: str) -> dict:
     """In a fresh process: per file, bare COPY then ``load_file``; totals, ratio and peak RSS."""
     import psycopg
 
     from credit_dw.feeds import load_spec
     from credit_dw.ingest.loader import load_file
 
-    spec = load_spec(FEED)
+    spec = load_spec(feed)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     between_ingests: list[float] = []  # peaks of what ran between two resets: bare COPY, store measurement
-    folder = root / FEED / START.isoformat()
+    folder = root / feed / START.isoformat()
     files = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         for path in sorted(p for p in folder.iterdir() if p.suffix == ".csv"):
@@ -263,6 +268,7 @@ def summary_table(runs: list[dict]) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("command", nargs="?", default="run", choices=["run", "child"], help=argparse.SUPPRESS)
+    p.add_argument("--feed", choices=FEEDS, default="penalty", help="the feed delivered (default penalty)")
     p.add_argument("--rows", type=int, action="append", help="rows per delivery (repeatable; default 1M and 4M)")
     p.add_argument("--defect-rate", type=float, default=0.0, help="planted defects (bare COPY needs 0)")
     p.add_argument("--data", type=Path, default=None,

@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 from credit_dw import config, db
 from credit_dw.config import ConfigError
 from credit_dw.feeds import FeedSpec, FileKind, canonical_header
-from credit_dw.ingest import columnar, drift, reasons, snapshot
+from credit_dw.ingest import bulk, columnar, drift, reasons, snapshot
 from credit_dw.ingest.readers import HashedInput, open_source
 from credit_dw.ingest.reasons import FileFailure
 from credit_dw.ingest.validation import RowValidator, choose_field_set, mask_personal_ids
@@ -203,17 +203,20 @@ def _load(spec: FeedSpec, kind: FileKind, path: Path, rel: str, day: date, sha: 
                              " message, 'superseded by batch ' || %s::text || ' (corrected snapshot of the same"
                              " day)') where batch_id = any(%s)", (batch_id, replaced))
                 notes.append(f"replaces batch(es) {', '.join(map(str, replaced))}: corrected snapshot of {day}")
-            if columnar.eligible(kind) and engine() == "columnar":
-                counts = columnar.load(conn, source, validator, kind, _raw_columns(conn, kind.raw_table), batch_id,
-                                       spec.feed, rel)
-                _check_read(source, sha, rel)
-                read, loaded, rejected, warned = counts.read, counts.loaded, counts.rejected, counts.warned
-                stored = conn.execute("select count(*) from quality.rejected_rows where batch_id = %s",
-                                      (batch_id,)).fetchone()[0]
-                total = loaded + stored
-            else:
-                total, read, loaded, rejected, warned = _load_rows(conn, spec, kind, source, validator, batch_id,
-                                                                   rel, sha, day, notes)
+            # the snapshot merge probes its raw table by key: it always keeps the indexes
+            rebuild = kind.change_semantics != "daily_snapshot" and bulk.large_against(conn, kind.raw_table, size)
+            with bulk.indexes_built_at_end(conn, kind.raw_table, rebuild):
+                if columnar.eligible(kind) and engine() == "columnar":
+                    counts = columnar.load(conn, source, validator, kind, _raw_columns(conn, kind.raw_table),
+                                           batch_id, spec.feed, rel)
+                    _check_read(source, sha, rel)
+                    read, loaded, rejected, warned = counts.read, counts.loaded, counts.rejected, counts.warned
+                    stored = conn.execute("select count(*) from quality.rejected_rows where batch_id = %s",
+                                          (batch_id,)).fetchone()[0]
+                    total = loaded + stored
+                else:
+                    total, read, loaded, rejected, warned = _load_rows(conn, spec, kind, source, validator,
+                                                                       batch_id, rel, sha, day, notes)
             notes[:0] = _drift_note(rel, validator.drift)
             drift.record_drift(conn, batch_id, spec.feed, rel, kind.name, field_set.name, validator.drift)
             if not (total == read == loaded + rejected):
